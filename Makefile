@@ -1,0 +1,123 @@
+# fpq - top-level Makefile.
+#
+#   make               libfpq.a and libfpq.so.0 into lib/
+#   make check         build and run the test suite
+#   make demo          run the demo on its built-in synthetic data
+#   make bench         build and run the benchmarks
+#   make install       PREFIX=/usr/local DESTDIR= (uninstall removes the same files)
+#   make clean
+#
+# CC, CFLAGS and LDFLAGS given on the command line are added to the flags the build needs
+# (after them, so `CFLAGS='-O1 -g -fsanitize=address'` wins over the default -O2).
+# OPENMP=auto (default) uses OpenMP when $(CC) supports -fopenmp; OPENMP=0 or 1 forces it.
+# WERROR=0 turns warnings back into warnings (they are errors by default, as in CI).
+
+VERSION_MAJOR := 0
+VERSION := 0.1.0
+
+PREFIX ?= /usr/local
+EXEC_PREFIX ?= $(PREFIX)
+LIBDIR ?= $(EXEC_PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+AR ?= ar
+CFLAGS ?=
+LDFLAGS ?=
+OPENMP ?= auto
+WERROR ?= 1
+BUILDDIR ?= build
+
+ifeq ($(OPENMP),auto)
+OPENMP := $(shell printf 'int main(void){return 0;}\n' | \
+	$(CC) -fopenmp -x c - -o /dev/null >/dev/null 2>&1 && echo 1 || echo 0)
+endif
+
+# The flags every object needs; meson.build sets the same ones.
+BASE_CFLAGS := -std=c99 -O2 -Wall -Wextra -Wpedantic -ffp-contract=off -fvisibility=hidden \
+	-fPIC -Iinclude
+ifeq ($(WERROR),1)
+BASE_CFLAGS += -Werror
+endif
+ifeq ($(OPENMP),1)
+BASE_CFLAGS += -fopenmp
+BASE_LDFLAGS := -fopenmp
+endif
+ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(BASE_LDFLAGS) $(CFLAGS) $(LDFLAGS)
+LIBS := -lm
+
+LIB_SRC := src/format.c src/quantize.c src/dispatch.c src/status.c src/kernels/scalar.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
+LIB_HDR := include/fpq.h $(wildcard src/*.h)
+
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILDDIR)/%.o)
+
+STATIC_LIB := lib/libfpq.a
+SHARED_LIB := lib/libfpq.so.$(VERSION)
+SHARED_SONAME := libfpq.so.$(VERSION_MAJOR)
+
+.PHONY: all check demo bench install uninstall clean
+
+all: $(STATIC_LIB) $(SHARED_LIB) $(BUILDDIR)/fpq.pc
+
+$(BUILDDIR)/%.o: %.c $(LIB_HDR) tests/fpq_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(STATIC_LIB): $(LIB_OBJ)
+	@mkdir -p lib
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(SHARED_LIB): $(LIB_OBJ)
+	@mkdir -p lib
+	$(CC) -shared -Wl,-soname,$(SHARED_SONAME) $(ALL_LDFLAGS) $(LIB_OBJ) -o $@ $(LIBS)
+	ln -sf libfpq.so.$(VERSION) lib/$(SHARED_SONAME)
+	ln -sf $(SHARED_SONAME) lib/libfpq.so
+
+$(BUILDDIR)/fpq.pc: pkgconfig/fpq.pc.in Makefile
+	@mkdir -p $(BUILDDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|-lm$(if $(filter 1,$(OPENMP)), -fopenmp,)|' $< > $@
+
+$(BUILDDIR)/fpq_tests: $(TEST_OBJ) $(STATIC_LIB)
+	$(CC) $(ALL_LDFLAGS) $(TEST_OBJ) $(STATIC_LIB) -o $@ $(LIBS)
+
+check: $(BUILDDIR)/fpq_tests
+	$(BUILDDIR)/fpq_tests tests/data
+
+$(BUILDDIR)/demo: examples/demo.c $(STATIC_LIB)
+	@mkdir -p $(BUILDDIR)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(STATIC_LIB) -o $@ $(LIBS)
+
+demo: $(BUILDDIR)/demo
+	$(BUILDDIR)/demo
+
+$(BUILDDIR)/bench: tests/bench/bench.c $(STATIC_LIB)
+	@mkdir -p $(BUILDDIR)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(STATIC_LIB) -o $@ $(LIBS)
+
+bench: $(BUILDDIR)/bench
+	$(BUILDDIR)/bench
+
+install: all
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/fpq.h $(DESTDIR)$(INCLUDEDIR)/fpq.h
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libfpq.a
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/libfpq.so.$(VERSION)
+	ln -sf libfpq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME)
+	ln -sf $(SHARED_SONAME) $(DESTDIR)$(LIBDIR)/libfpq.so
+	install -m 644 $(BUILDDIR)/fpq.pc $(DESTDIR)$(PKGCONFIGDIR)/fpq.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/fpq.h $(DESTDIR)$(LIBDIR)/libfpq.a \
+	      $(DESTDIR)$(LIBDIR)/libfpq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libfpq.so $(DESTDIR)$(PKGCONFIGDIR)/fpq.pc
+
+clean:
+	rm -rf $(BUILDDIR) lib/libfpq.a lib/libfpq.so lib/libfpq.so.*

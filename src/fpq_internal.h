@@ -1,0 +1,96 @@
+/*
+ * fpq_internal.h - what the library's files share: the derived form of a format that kernels
+ * consume, the kernel table, and small utilities. Not installed.
+ */
+#ifndef FPQ_INTERNAL_H
+#define FPQ_INTERNAL_H
+
+#include "fpq.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#  define FPQI_INLINE static inline __attribute__((always_inline))
+#  define FPQI_HIDDEN __attribute__((visibility("hidden")))
+#else
+#  define FPQI_INLINE static inline
+#  define FPQI_HIDDEN
+#endif
+
+/*
+ * A format reduced to the constants the kernels need. Built once per public call by
+ * fpqi_params_init(), after validation, so the hot loops never re-derive them.
+ *
+ * The rounding works on the exponent of the lowest binade: `emin` is the unbiased exponent of
+ * the smallest normal (for E == 0, of the first value past the grid), and every value of a
+ * binade with exponent e >= emin is a multiple of 2^(e - M); below emin the quantum is
+ * 2^(emin - M). The code of a magnitude n * 2^(max(e, emin) - M) is then
+ * ((max(e, emin) - emin) << M) + n, carries included: an IEEE-style encoding.
+ */
+typedef struct fpqi_params {
+    int bits;          /* code width */
+    int man_bits;      /* M */
+    int exp_bits;      /* E */
+    int family;        /* FPQ_FAMILY_* */
+    int is_signed;
+    int emin;          /* unbiased exponent of the smallest normal, >= -127 */
+    int bias;
+    uint32_t sign_bit; /* 1 << (bits - 1) for signed formats, 0 for unsigned */
+    uint32_t max_mag;  /* code magnitude of the largest finite value */
+    uint32_t nan_mag;  /* magnitude bits of the NaN code (IEEE, FN, E8M0) */
+    uint32_t inf_mag;  /* magnitude bits of infinity (IEEE) */
+    uint32_t code_mask;/* (1 << bits) - 1 */
+} fpqi_params;
+
+/* Validates fmt; fills *p (may be NULL) on success. Returns FPQ_OK or FPQ_ERR_FORMAT. */
+FPQI_HIDDEN int fpqi_params_init(const fpq_format *fmt, fpqi_params *p);
+
+/*
+ * The kernel table: every hot loop of the library, one pointer each. The public entry points
+ * validate arguments once and call through it; kernels never validate, allocate or fail, and
+ * every backend gives the bits of the scalar reference.
+ *
+ * Kernels take a range [begin, end) of element indices of the whole array so that threads can
+ * split work on byte boundaries of the packed stream; `begin` is a multiple of 8 (8 codes of
+ * any width end on a byte boundary).
+ */
+typedef struct fpqi_kernels {
+    const char *name;
+    void (*quantize)(const fpqi_params *p, const float *x, size_t begin, size_t end,
+                     float scale, unsigned flags, uint8_t *codes);
+    void (*dequantize)(const fpqi_params *p, const uint8_t *codes, size_t begin, size_t end,
+                       float scale, unsigned flags, float *y);
+    void (*fake_quantize)(const fpqi_params *p, const float *x, size_t begin, size_t end,
+                          float scale, unsigned flags, float *y);
+} fpqi_kernels;
+
+FPQI_HIDDEN extern const fpqi_kernels fpqi_kernels_scalar;
+
+/* The kernel table in use (resolved once). */
+FPQI_HIDDEN const fpqi_kernels *fpqi_active_kernels(void);
+
+/* float <-> bits without aliasing trouble; compilers turn these into moves. */
+FPQI_INLINE uint32_t fpqi_f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+FPQI_INLINE float fpqi_u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* A valid scale: positive, finite, normal (bits 0x00800000 .. 0x7f7fffff). */
+FPQI_INLINE int fpqi_scale_is_valid(float scale)
+{
+    uint32_t u = fpqi_f2u(scale);
+    return u >= 0x00800000u && u <= 0x7f7fffffu;
+}
+
+#endif /* FPQ_INTERNAL_H */

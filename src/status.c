@@ -1,0 +1,32 @@
+/*
+ * status.c - status strings and the run-time version.
+ */
+#include "fpq_internal.h"
+
+int fpq_version(void)
+{
+    return FPQ_VERSION_NUMBER;
+}
+
+const char *fpq_version_string(void)
+{
+    return FPQ_VERSION_STRING;
+}
+
+const char *fpq_status_string(int status)
+{
+    switch (status) {
+    case FPQ_OK: return "ok";
+    case FPQ_ERR_NULL: return "null pointer argument";
+    case FPQ_ERR_SIZE: return "size is zero or overflows";
+    case FPQ_ERR_FORMAT: return "invalid format";
+    case FPQ_ERR_SCALE: return "scale is not a positive, finite, normal float";
+    case FPQ_ERR_FLAGS: return "unknown flags";
+    case FPQ_ERR_NAME: return "unknown format name";
+    case FPQ_ERR_CAPACITY: return "output array too small";
+    case FPQ_ERR_OVERLAP: return "input and output buffers overlap";
+    case FPQ_ERR_ALIGN: return "float buffer not aligned to 4 bytes";
+    case FPQ_ERR_ARGUMENT: return "argument out of range";
+    default: return "unknown status";
+    }
+}
