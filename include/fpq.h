@@ -246,7 +246,7 @@ FPQ_API size_t fpq_packed_size(const fpq_format *fmt, size_t n, unsigned flags);
 
 /* float32 x[0..n) -> codes. `codes` receives fpq_packed_size(fmt, n, flags) bytes and may not
  * overlap x.
- * Returns FPQ_OK, FPQ_ERR_FORMAT, FPQ_ERR_NULL, FPQ_ERR_SIZE (n == 0 or too large),
+ * Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_FORMAT, FPQ_ERR_SIZE (n == 0 or too large),
  * FPQ_ERR_SCALE, FPQ_ERR_FLAGS, FPQ_ERR_ALIGN (x not 4-byte aligned), FPQ_ERR_OVERLAP;
  * checked in that order. */
 FPQ_API int fpq_quantize(const fpq_format *fmt, const float *x, size_t n, float scale,

@@ -2,6 +2,7 @@
  * format.c - format descriptors: validation, presets and names, limits, value lists, and the
  * scale / clipping range / real-valued bias conversions.
  */
+#include "fpenv.h"
 #include "fpq_round.h"
 
 #include <float.h>
@@ -11,8 +12,8 @@ static int default_bias(int exp_bits, int family)
 {
     if (family == FPQ_FAMILY_E8M0)
         return 127;
-    if (exp_bits == 0)
-        return 0;
+    if (exp_bits <= 0 || exp_bits > 8)
+        return 0; /* E == 0, or an invalid E that validation refuses next */
     if (family == FPQ_FAMILY_FNUZ)
         return 1 << (exp_bits - 1);
     return (1 << (exp_bits - 1)) - 1;
@@ -321,25 +322,32 @@ static int is_finite_bits(uint32_t u)
     return (u & 0x7f800000u) != 0x7f800000u;
 }
 
-/* Sorts finite values ascending and removes duplicates (+0 / -0 count once, as +0). */
+/* A key that orders float32 bit patterns as their values (for non-NaN): integer compares
+ * keep the value lists independent of the caller's FP environment (DAZ would call 2^-127
+ * zero). */
+static uint32_t order_key(uint32_t u)
+{
+    return (u & 0x80000000u) ? ~u : u | 0x80000000u;
+}
+
+/* Sorts the finite values ascending and removes duplicates (+0 / -0 count once, as +0). */
 static int collect_values(const fpqi_params *p, float *out)
 {
-    uint32_t bits[256];
+    uint32_t bits[256], sorted[256];
     int count = decode_all(p, bits), n = 0, kept = 0, i, j;
 
     for (i = 0; i < count; i++) {
-        float v;
-        if (!is_finite_bits(bits[i]))
+        uint32_t u = bits[i] == 0x80000000u ? 0u : bits[i];
+        if (!is_finite_bits(u))
             continue;
-        v = fpqi_u2f(bits[i]) + 0.0f; /* -0 + 0 == +0 */
-        for (j = n; j > 0 && out[j - 1] > v; j--)
-            out[j] = out[j - 1];
-        out[j] = v;
+        for (j = n; j > 0 && order_key(sorted[j - 1]) > order_key(u); j--)
+            sorted[j] = sorted[j - 1];
+        sorted[j] = u;
         n++;
     }
     for (i = 0; i < n; i++) {
-        if (kept == 0 || out[kept - 1] != out[i])
-            out[kept++] = out[i];
+        if (kept == 0 || sorted[i] != sorted[i - 1])
+            out[kept++] = fpqi_u2f(sorted[i]);
     }
     return kept;
 }
@@ -371,7 +379,8 @@ int fpq_format_limits_get(const fpq_format *fmt, fpq_format_limits *out)
     }
     lim.max_finite = vals[lim.num_values - 1];
     for (i = 0; i < lim.num_values; i++) {
-        if (vals[i] > 0.0f) {
+        uint32_t u = fpqi_f2u(vals[i]);
+        if (u != 0 && u < 0x80000000u) {
             lim.min_positive = vals[i];
             break;
         }
@@ -429,7 +438,7 @@ static float max_finite_of(const fpqi_params *p)
     return vals[n - 1];
 }
 
-int fpq_scale_from_maxval(const fpq_format *fmt, float maxval, float *scale)
+static int scale_from_maxval(const fpq_format *fmt, float maxval, float *scale)
 {
     fpqi_params p;
     float s;
@@ -449,7 +458,7 @@ int fpq_scale_from_maxval(const fpq_format *fmt, float maxval, float *scale)
     return FPQ_OK;
 }
 
-int fpq_scale_from_bias(const fpq_format *fmt, double bias, float *scale)
+static int scale_from_bias(const fpq_format *fmt, double bias, float *scale)
 {
     double s;
     int status;
@@ -470,7 +479,7 @@ int fpq_scale_from_bias(const fpq_format *fmt, double bias, float *scale)
     return FPQ_OK;
 }
 
-int fpq_bias_from_scale(const fpq_format *fmt, float scale, double *bias)
+static int bias_from_scale(const fpq_format *fmt, float scale, double *bias)
 {
     int status;
 
@@ -483,4 +492,35 @@ int fpq_bias_from_scale(const fpq_format *fmt, float scale, double *bias)
         return FPQ_ERR_SCALE;
     *bias = (double)fmt->bias - log2((double)scale);
     return FPQ_OK;
+}
+
+/* The conversions do float and libm arithmetic: run them in the default environment too. */
+int fpq_scale_from_maxval(const fpq_format *fmt, float maxval, float *scale)
+{
+    fpqi_fpenv env;
+    int status;
+    fpqi_fpenv_enter(&env);
+    status = scale_from_maxval(fmt, maxval, scale);
+    fpqi_fpenv_leave(&env);
+    return status;
+}
+
+int fpq_scale_from_bias(const fpq_format *fmt, double bias, float *scale)
+{
+    fpqi_fpenv env;
+    int status;
+    fpqi_fpenv_enter(&env);
+    status = scale_from_bias(fmt, bias, scale);
+    fpqi_fpenv_leave(&env);
+    return status;
+}
+
+int fpq_bias_from_scale(const fpq_format *fmt, float scale, double *bias)
+{
+    fpqi_fpenv env;
+    int status;
+    fpqi_fpenv_enter(&env);
+    status = bias_from_scale(fmt, scale, bias);
+    fpqi_fpenv_leave(&env);
+    return status;
 }

@@ -82,11 +82,12 @@ static int float_misaligned(const void *ptr)
 static int check_common(const fpq_format *fmt, fpqi_params *p, const void *in, const void *out,
                         size_t n, float scale, unsigned flags)
 {
-    int status = fpqi_params_init(fmt, p);
+    int status;
+    if (!fmt || !in || !out)
+        return FPQ_ERR_NULL;
+    status = fpqi_params_init(fmt, p);
     if (status != FPQ_OK)
         return status;
-    if (!in || !out)
-        return FPQ_ERR_NULL;
     if (n == 0 || n > SIZE_MAX / sizeof(float))
         return FPQ_ERR_SIZE;
     if (!fpqi_scale_is_valid(scale))

@@ -100,7 +100,7 @@ static void test_invalid_formats_and_flags_are_refused(void)
     bad = f;
     bad.bias = 100000;
     expect_all(&bad, N, 1.0f, 0, FPQ_ERR_FORMAT, "huge bias");
-    expect_all(NULL, N, 1.0f, 0, FPQ_ERR_FORMAT, "NULL format");
+    expect_all(NULL, N, 1.0f, 0, FPQ_ERR_NULL, "NULL format");
     expect_all(&f, N, 1.0f, 4u, FPQ_ERR_FLAGS, "unknown flag");
     expect_all(&f, N, 1.0f, 0x80000000u, FPQ_ERR_FLAGS, "unknown high flag");
     CHECK(fpq_packed_size(&f, 10, 4u) == 0);

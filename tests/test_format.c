@@ -5,8 +5,13 @@
 #include "fpq_test.h"
 #include "reference.h"
 
+#include <fenv.h>
 #include <math.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#  include <xmmintrin.h>
+#endif
 
 /* Every code of fmt decodes (dequantize, scale 1, unpacked) to the reference formula's value. */
 static void check_decode_table(const fpq_format *fmt, const char *what)
@@ -292,6 +297,50 @@ static void test_scale_bias_and_maxval_conversions(void)
     CHECK(fpq_scale_from_bias(NULL, 1.0, &s) == FPQ_ERR_NULL);
 }
 
+typedef struct query_results {
+    fpq_format_limits lim;
+    float values[256];
+    float scale_max, scale_bias, scale_tiny;
+    double bias;
+} query_results;
+
+static void run_queries(query_results *q)
+{
+    fpq_format e8m0, e2m1, tiny;
+    size_t count = 0;
+    memset(q, 0, sizeof *q);
+    CHECK(fpq_format_from_name("e8m0", &e8m0) == FPQ_OK);
+    CHECK(fpq_format_from_name("e2m1", &e2m1) == FPQ_OK);
+    CHECK(fpq_format_make(2, 1, 10, FPQ_FAMILY_FINITE, 1, &tiny) == FPQ_OK);
+    CHECK(fpq_format_limits_get(&e8m0, &q->lim) == FPQ_OK);
+    CHECK(fpq_format_values(&e8m0, q->values, 256, &count) == FPQ_OK && count == 255);
+    CHECK(fpq_scale_from_maxval(&e2m1, 1.0f, &q->scale_max) == FPQ_OK);
+    CHECK(fpq_scale_from_maxval(&tiny, 1e-39f, &q->scale_tiny) == FPQ_OK);
+    CHECK(fpq_scale_from_bias(&e2m1, 0.3, &q->scale_bias) == FPQ_OK);
+    CHECK(fpq_bias_from_scale(&e2m1, 0.3f, &q->bias) == FPQ_OK);
+}
+
+static void test_format_queries_ignore_the_callers_fp_environment(void)
+{
+    query_results base, other;
+
+    run_queries(&base);
+    CHECK(base.values[0] == 0x1p-127f && base.lim.min_positive == 0x1p-127f);
+    CHECK(fesetround(FE_DOWNWARD) == 0);
+    run_queries(&other);
+    fesetround(FE_TONEAREST);
+    CHECK(memcmp(&base, &other, sizeof base) == 0);
+#if defined(__x86_64__) || defined(_M_X64)
+    {
+        unsigned csr = _mm_getcsr();
+        _mm_setcsr(csr | 0x8040u); /* FTZ and DAZ */
+        run_queries(&other);
+        _mm_setcsr(csr);
+        CHECK(memcmp(&base, &other, sizeof base) == 0);
+    }
+#endif
+}
+
 static void test_version_and_status_strings(void)
 {
     CHECK(fpq_version() == FPQ_VERSION_NUMBER);
@@ -312,6 +361,8 @@ const fpqt_case fpqt_format_cases[] = {
     {"describe names presets and custom formats",
      test_describe_names_presets_and_custom_formats},
     {"scale, bias and maxval conversions", test_scale_bias_and_maxval_conversions},
+    {"format queries ignore the caller's FP environment",
+     test_format_queries_ignore_the_callers_fp_environment},
     {"version and status strings", test_version_and_status_strings},
     {NULL, NULL},
 };
