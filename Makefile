@@ -88,8 +88,14 @@ $(BUILDDIR)/fpq.pc: pkgconfig/fpq.pc.in Makefile
 $(BUILDDIR)/fpq_tests: $(TEST_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) $(TEST_OBJ) $(STATIC_LIB) -o $@ $(LIBS)
 
-check: $(BUILDDIR)/fpq_tests
+check: $(BUILDDIR)/fpq_tests $(BUILDDIR)/quickstart
+	$(BUILDDIR)/quickstart >/dev/null
 	$(BUILDDIR)/fpq_tests tests/data
+
+# The README's example: compiled and run so that it stays true.
+$(BUILDDIR)/quickstart: examples/quickstart.c $(STATIC_LIB)
+	@mkdir -p $(BUILDDIR)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(STATIC_LIB) -o $@ $(LIBS)
 
 $(BUILDDIR)/demo: examples/demo.c $(STATIC_LIB)
 	@mkdir -p $(BUILDDIR)
