@@ -49,9 +49,10 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(CFLAGS) $(LDFLAGS)
 LIBS := -lm
 
-LIB_SRC := src/format.c src/quantize.c src/dispatch.c src/status.c src/kernels/scalar.c
+LIB_SRC := src/format.c src/quantize.c src/dispatch.c src/status.c src/kernels/scalar.c \
+	src/kernels/avx2.c src/kernels/avx512.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
-LIB_HDR := include/fpq.h $(wildcard src/*.h)
+LIB_HDR := include/fpq.h $(wildcard src/*.h) $(wildcard src/kernels/*.h)
 
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILDDIR)/%.o)

@@ -71,7 +71,8 @@ enum {
     FPQ_ERR_CAPACITY = -7,    /* an output array is too small for the result */
     FPQ_ERR_OVERLAP = -8,     /* input and output buffers overlap where that is not allowed */
     FPQ_ERR_ALIGN = -9,       /* a float pointer is not aligned to 4 bytes */
-    FPQ_ERR_ARGUMENT = -10    /* any other out-of-range argument (e.g. a non-finite max value) */
+    FPQ_ERR_ARGUMENT = -10,   /* any other out-of-range argument (e.g. a non-finite max value) */
+    FPQ_ERR_UNSUPPORTED = -11 /* a backend this CPU (or this build) does not have */
 };
 
 /* A short English description of a status code ("ok", "null pointer", ...). Unknown codes give
@@ -264,6 +265,39 @@ FPQ_API int fpq_dequantize(const fpq_format *fmt, const void *codes, size_t n, f
  * (in place) but may not overlap it otherwise. Returns as fpq_quantize. */
 FPQ_API int fpq_fake_quantize(const fpq_format *fmt, const float *x, size_t n, float scale,
                               unsigned flags, float *y);
+
+/* ---------------------------------------------------------------------------------------------
+ * Backends and threads
+ *
+ * Every kernel runs through one table of hot loops chosen at run time from the CPU's features:
+ * "avx512" (AVX-512 F/BW/VL/DQ), "avx2" (AVX2 + FMA + F16C), "neon" (AArch64), and "scalar",
+ * the reference. All give bit-identical results; the choice changes only speed. The choice is
+ * made once, on first use, thread-safely; reading it costs one atomic load per call.
+ * ------------------------------------------------------------------------------------------- */
+
+/* The backend in use ("avx512", "avx2", "neon" or "scalar"). Never NULL; static storage. */
+FPQ_API const char *fpq_backend_name(void);
+
+/* The backends this build contains, best first: index 0, 1, ... until NULL. */
+FPQ_API const char *fpq_backend_at(int index);
+
+/* 1 if the named backend is built in and this CPU and OS support it, else 0. */
+FPQ_API int fpq_backend_available(const char *name);
+
+/* Forces a backend for every later call in the process (tests, benchmarks); "auto" returns to
+ * the best available. Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_NAME (no such backend in this
+ * build) or FPQ_ERR_UNSUPPORTED (this CPU lacks it; the backend in use is unchanged).
+ * Safe to call at any time; calls already running finish on the backend they started with. */
+FPQ_API int fpq_set_backend(const char *name);
+
+/* How many threads a large call may use, when fpq is built with OpenMP: n >= 1, or 0 for the
+ * OpenMP default (OMP_NUM_THREADS). Arrays below 2^18 elements always run on the calling
+ * thread. Results are the same bits for every thread count. Returns FPQ_OK or
+ * FPQ_ERR_ARGUMENT (n < 0 or n > 4096). Without OpenMP it is accepted and has no effect. */
+FPQ_API int fpq_set_num_threads(int n);
+
+/* The number of threads a large call would use now (1 without OpenMP). */
+FPQ_API int fpq_num_threads(void);
 
 #ifdef __cplusplus
 }

@@ -66,10 +66,34 @@ typedef struct fpqi_kernels {
                           float scale, unsigned flags, float *y);
 } fpqi_kernels;
 
-FPQI_HIDDEN extern const fpqi_kernels fpqi_kernels_scalar;
+/* SIMD backends are built where the compiler can target them per function; FPQ_NO_SIMD
+ * leaves only the scalar reference. */
+#if !defined(FPQ_NO_SIMD) && (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+#  define FPQI_X86_SIMD 1
+#else
+#  define FPQI_X86_SIMD 0
+#endif
+#if !defined(FPQ_NO_SIMD) && defined(__aarch64__) && defined(__GNUC__) && defined(FPQ_HAVE_NEON)
+#  define FPQI_ARM_SIMD 1
+#else
+#  define FPQI_ARM_SIMD 0
+#endif
 
-/* The kernel table in use (resolved once). */
+FPQI_HIDDEN extern const fpqi_kernels fpqi_kernels_scalar;
+#if FPQI_X86_SIMD
+FPQI_HIDDEN extern const fpqi_kernels fpqi_kernels_avx2;
+FPQI_HIDDEN extern const fpqi_kernels fpqi_kernels_avx512;
+#endif
+#if FPQI_ARM_SIMD
+FPQI_HIDDEN extern const fpqi_kernels fpqi_kernels_neon;
+#endif
+
+/* The kernel table in use: resolved on first use from the CPU's features, or forced by
+ * fpq_set_backend(). One atomic load on the hot path. */
 FPQI_HIDDEN const fpqi_kernels *fpqi_active_kernels(void);
+
+/* Threads a large call may use (fpq_set_num_threads, else the OpenMP default). */
+FPQI_HIDDEN int fpqi_thread_count(void);
 
 /* float <-> bits without aliasing trouble; compilers turn these into moves. */
 FPQI_INLINE uint32_t fpqi_f2u(float f)

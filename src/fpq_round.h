@@ -188,6 +188,21 @@ FPQI_INLINE uint32_t fpqi_decode(const fpqi_params *p, uint32_t code)
 }
 
 /*
+ * Every code's dequantized value, value(code) * scale, in lut[0 .. 2^bits); entries up to 64
+ * are zero-filled so that vector lookups may load a whole 16/32/64-entry table. The product is
+ * the same float32 multiplication a per-element decode would do, so a table lookup gives the
+ * same bits.
+ */
+FPQI_INLINE void fpqi_build_lut(const fpqi_params *p, float scale, float *lut)
+{
+    uint32_t c, count = 1u << p->bits;
+    for (c = 0; c < count; c++)
+        lut[c] = fpqi_u2f(fpqi_decode(p, c)) * scale;
+    for (; c < 64; c++)
+        lut[c] = 0.0f;
+}
+
+/*
  * Packing: the code stream is little-endian, code i in bits [w*i, w*i + w). Groups of 8 codes
  * fill exactly w bytes, which is why kernel ranges start on multiples of 8.
  */

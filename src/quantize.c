@@ -53,9 +53,10 @@ static void run_range(const job *j, size_t begin, size_t end)
 static void run(const job *j, size_t n)
 {
 #ifdef _OPENMP
-    if (n >= PARALLEL_MIN) {
+    int threads = fpqi_thread_count();
+    if (n >= PARALLEL_MIN && threads > 1) {
         long long chunks = (long long)((n + CHUNK - 1) / CHUNK), c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads)
         for (c = 0; c < chunks; c++) {
             size_t begin = (size_t)c * CHUNK;
             size_t end = begin + CHUNK < n ? begin + CHUNK : n;

@@ -27,6 +27,7 @@ const char *fpq_status_string(int status)
     case FPQ_ERR_OVERLAP: return "input and output buffers overlap";
     case FPQ_ERR_ALIGN: return "float buffer not aligned to 4 bytes";
     case FPQ_ERR_ARGUMENT: return "argument out of range";
+    case FPQ_ERR_UNSUPPORTED: return "not supported by this CPU or build";
     default: return "unknown status";
     }
 }

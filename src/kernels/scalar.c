@@ -24,12 +24,17 @@ static void quantize_scalar(const fpqi_params *p, const float *x, size_t begin, 
     }
 }
 
+/* Short ranges decode each element; longer ones look values up in a table built once. */
 static void dequantize_scalar(const fpqi_params *p, const uint8_t *codes, size_t begin,
                               size_t end, float scale, unsigned flags, float *y)
 {
     uint8_t block[BLOCK];
+    float lut[256];
     size_t i, j;
+    int use_lut = end - begin >= ((size_t)1 << p->bits);
 
+    if (use_lut)
+        fpqi_build_lut(p, scale, lut);
     for (i = begin; i < end; i += BLOCK) {
         size_t count = end - i < BLOCK ? end - i : BLOCK;
         const uint8_t *src = codes + i;
@@ -37,8 +42,13 @@ static void dequantize_scalar(const fpqi_params *p, const uint8_t *codes, size_t
             fpqi_unpack(codes, count, p->bits, i, block);
             src = block;
         }
-        for (j = 0; j < count; j++)
-            y[i + j] = fpqi_u2f(fpqi_decode(p, src[j])) * scale;
+        if (use_lut) {
+            for (j = 0; j < count; j++)
+                y[i + j] = lut[src[j] & p->code_mask];
+        } else {
+            for (j = 0; j < count; j++)
+                y[i + j] = fpqi_u2f(fpqi_decode(p, src[j])) * scale;
+        }
     }
 }
 
@@ -46,8 +56,15 @@ static void fake_quantize_scalar(const fpqi_params *p, const float *x, size_t be
                                  size_t end, float scale, unsigned flags, float *y)
 {
     fpqi_divider d = fpqi_divider_make(scale);
+    float lut[256];
     size_t i;
 
+    if (end - begin >= ((size_t)1 << p->bits)) {
+        fpqi_build_lut(p, scale, lut);
+        for (i = begin; i < end; i++)
+            y[i] = lut[fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i])), flags)];
+        return;
+    }
     for (i = begin; i < end; i++) {
         uint32_t code = fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i])), flags);
         y[i] = fpqi_u2f(fpqi_decode(p, code)) * scale;

@@ -1,0 +1,156 @@
+/*
+ * avx2.c - the AVX2 backend (with FMA and F16C, as the CPUs that have AVX2 do): 8 lanes; the
+ * primitives simd_impl.h needs, and the packing of 4- and 6-bit streams 32 codes at a time.
+ */
+#include "../fpq_round.h"
+
+#if FPQI_X86_SIMD
+
+#include <immintrin.h>
+
+#define SIMD_TARGET __attribute__((target("avx2,fma,f16c")))
+#define SIMD_NAME "avx2"
+#define SIMD_KERNELS fpqi_kernels_avx2
+#define LANES 8
+#define PRIM static inline SIMD_TARGET __attribute__((always_inline))
+
+typedef __m256i vi;
+typedef __m256 vf;
+typedef __m256i vm;
+
+PRIM vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+PRIM void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+PRIM vf vf_set1(float x) { return _mm256_set1_ps(x); }
+PRIM vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+PRIM vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+PRIM vi vf_as_vi(vf v) { return _mm256_castps_si256(v); }
+PRIM vi vi_set1(int32_t x) { return _mm256_set1_epi32(x); }
+PRIM vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
+PRIM vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }
+PRIM vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
+PRIM vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
+PRIM vi vi_max(vi a, vi b) { return _mm256_max_epi32(a, b); }
+PRIM vi vi_sll_n(vi a, int n) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(n)); }
+PRIM vi vi_srl_n(vi a, int n) { return _mm256_srl_epi32(a, _mm_cvtsi32_si128(n)); }
+PRIM vi vi_sra_n(vi a, int n) { return _mm256_sra_epi32(a, _mm_cvtsi32_si128(n)); }
+PRIM vi vi_sllv(vi a, vi n) { return _mm256_sllv_epi32(a, n); }
+PRIM vi vi_srlv(vi a, vi n) { return _mm256_srlv_epi32(a, n); }
+PRIM vm vi_gt(vi a, vi b) { return _mm256_cmpgt_epi32(a, b); }
+PRIM vm vi_eq(vi a, vi b) { return _mm256_cmpeq_epi32(a, b); }
+PRIM vm vm_or(vm a, vm b) { return _mm256_or_si256(a, b); }
+PRIM vm vm_and(vm a, vm b) { return _mm256_and_si256(a, b); }
+PRIM vi vi_select(vm m, vi t, vi f) { return _mm256_blendv_epi8(f, t, m); }
+
+/* The low byte of each 32-bit lane, gathered into 8 bytes. */
+PRIM void vi_store_bytes(uint8_t *p, vi codes)
+{
+    const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                               -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1,
+                                               -1, -1, -1, -1, -1, -1);
+    __m256i b = _mm256_shuffle_epi8(codes, low_bytes);
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+    _mm_storel_epi64((__m128i *)(void *)p, _mm256_castsi256_si128(b));
+}
+
+PRIM vi vi_load_bytes(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+/* Up to 8 entries: one permute; 16: two and a blend on bit 3 (moved to the sign bit that
+ * blendv reads); wider tables: a gather. */
+PRIM vf vf_lookup(const float *lut, int bits, vi c)
+{
+    if (bits <= 3)
+        return _mm256_permutevar8x32_ps(_mm256_loadu_ps(lut), c);
+    if (bits == 4) {
+        vf lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(lut), c);
+        vf hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(lut + 8), c);
+        return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(c, 28)));
+    }
+    return _mm256_i32gather_ps(lut, c, 4);
+}
+
+/* 32 codes to 16 bytes: pairs combine as c0 + 16 * c1. */
+PRIM void pack4_32(const uint8_t *codes, uint8_t *out)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)codes);
+    __m256i pairs = _mm256_maddubs_epi16(v, _mm256_set1_epi16(0x1001));
+    __m256i b = _mm256_packus_epi16(pairs, pairs); /* per 128-bit half: 8 bytes, twice */
+    b = _mm256_permute4x64_epi64(b, 0x08);
+    _mm_storeu_si128((__m128i *)(void *)out, _mm256_castsi256_si128(b));
+}
+
+/* 32 codes to 24 bytes: c0 + 64 c1 + 4096 c2 + 262144 c3 per lane, three low bytes each. */
+PRIM void pack6_32(const uint8_t *codes, uint8_t *out)
+{
+    const __m256i drop_top = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1,
+                                              -1, -1, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14,
+                                              -1, -1, -1, -1);
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)codes);
+    __m256i w = _mm256_maddubs_epi16(v, _mm256_set1_epi16(0x4001));
+    __m256i d = _mm256_madd_epi16(w, _mm256_set1_epi32(0x10000001));
+    d = _mm256_shuffle_epi8(d, drop_top);
+    d = _mm256_permutevar8x32_epi32(d, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+    _mm_storeu_si128((__m128i *)(void *)out, _mm256_castsi256_si128(d));
+    _mm_storel_epi64((__m128i *)(void *)(out + 16), _mm256_extracti128_si256(d, 1));
+}
+
+/* 16 bytes to 32 codes. */
+PRIM void unpack4_32(const uint8_t *in, uint8_t *codes)
+{
+    __m256i w = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)in));
+    __m256i r = _mm256_or_si256(_mm256_and_si256(w, _mm256_set1_epi16(0x000f)),
+                                _mm256_and_si256(_mm256_slli_epi16(w, 4),
+                                                 _mm256_set1_epi16(0x0f00)));
+    _mm256_storeu_si256((__m256i *)(void *)codes, r);
+}
+
+/* 24 bytes to 32 codes. */
+PRIM void unpack6_32(const uint8_t *in, uint8_t *codes)
+{
+    const __m256i spread_bytes = _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10,
+                                                  11, -1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1,
+                                                  9, 10, 11, -1);
+    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)in);
+    __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(in + 16));
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    __m256i r;
+    /* dwords 0..5 hold the 24 bytes: lanes get dwords 0,1,2 and 3,4,5. */
+    v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0));
+    v = _mm256_shuffle_epi8(v, spread_bytes);
+    r = _mm256_and_si256(v, _mm256_set1_epi32(0x3f));
+    r = _mm256_or_si256(r, _mm256_and_si256(_mm256_slli_epi32(v, 2), _mm256_set1_epi32(0x3f00)));
+    r = _mm256_or_si256(r, _mm256_and_si256(_mm256_slli_epi32(v, 4), _mm256_set1_epi32(0x3f0000)));
+    r = _mm256_or_si256(r, _mm256_and_si256(_mm256_slli_epi32(v, 6),
+                                            _mm256_set1_epi32(0x3f000000)));
+    _mm256_storeu_si256((__m256i *)(void *)codes, r);
+}
+
+PRIM size_t simd_pack(const uint8_t *codes, size_t count, int bits, uint8_t *out)
+{
+    size_t i = 0;
+    if (bits == 4)
+        for (; i + 32 <= count; i += 32)
+            pack4_32(codes + i, out + i / 2);
+    else if (bits == 6)
+        for (; i + 32 <= count; i += 32)
+            pack6_32(codes + i, out + i / 4 * 3);
+    return i;
+}
+
+PRIM size_t simd_unpack(const uint8_t *in, size_t count, int bits, uint8_t *codes)
+{
+    size_t i = 0;
+    if (bits == 4)
+        for (; i + 32 <= count; i += 32)
+            unpack4_32(in + i / 2, codes + i);
+    else if (bits == 6)
+        for (; i + 32 <= count; i += 32)
+            unpack6_32(in + i / 4 * 3, codes + i);
+    return i;
+}
+
+#include "simd_impl.h"
+
+#endif /* FPQI_X86_SIMD */
