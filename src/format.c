@@ -103,8 +103,15 @@ int fpqi_params_init(const fpq_format *fmt, fpqi_params *out)
         top_exp = (int)p.max_mag - fmt->bias;
     else
         top_exp = (e == 0 ? p.emin - 1 : p.emin + (int)(p.max_mag >> m) - 1);
-    if (top_exp > 127)
+    /* The encoder's magic constant 2^(emin - M + 23) must be a float32 too. */
+    if (top_exp > 127 || p.emin - m + 23 > 127)
         return FPQ_ERR_FORMAT;
+    p.low_limit = p.emin >= -126 ? (uint32_t)(p.emin + 127) << 23 : 0x00800000u;
+    p.round_add = m ? (1u << (22 - m)) - 1u : 1u << 22;
+    p.odd_mask = m ? 1u : 0u;
+    p.rebias = (uint32_t)(127 + p.emin - 1) << m;
+    p.magic = fpqi_u2f((uint32_t)(p.emin - m + 23 + 127) << 23);
+    p.plain = p.is_signed && p.family != FPQ_FAMILY_FNUZ && p.family != FPQ_FAMILY_E8M0;
     if (out)
         *out = p;
     return FPQ_OK;

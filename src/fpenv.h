@@ -29,8 +29,10 @@ FPQI_INLINE void fpqi_fpenv_leave(const fpqi_fpenv *env)
         _mm_setcsr(env->saved);
 }
 #elif defined(__aarch64__) && defined(__GNUC__)
-/* FPCR: rounding mode (bits 22-23), FZ (bit 24). */
-#  define FPQI_ENV_MASK ((uint64_t)7 << 22)
+/* FPCR: rounding mode (bits 22-23), FZ (bit 24), and on Armv8.7 cores FIZ (bit 0, flush
+ * subnormal inputs) and AH (bit 1, alternate handling). Bits a core lacks read as zero, so
+ * they are never written there. */
+#  define FPQI_ENV_MASK (((uint64_t)7 << 22) | 3u)
 typedef struct fpqi_fpenv { uint64_t saved; } fpqi_fpenv;
 FPQI_INLINE void fpqi_fpenv_enter(fpqi_fpenv *env)
 {

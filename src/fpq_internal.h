@@ -42,6 +42,13 @@ typedef struct fpqi_params {
     uint32_t nan_mag;  /* magnitude bits of the NaN code (IEEE, FN, E8M0) */
     uint32_t inf_mag;  /* magnitude bits of infinity (IEEE) */
     uint32_t code_mask;/* (1 << bits) - 1 */
+    /* Encoder constants (see fpqi_encode): */
+    uint32_t low_limit;   /* float32 bits of max(2^emin, 2^-126): below it, the fixed quantum */
+    uint32_t round_add;   /* added to the float32 bits to round to M mantissa bits */
+    uint32_t odd_mask;    /* 1, or 0 for M == 0 (whose ties always go up) */
+    uint32_t rebias;      /* ((127 + emin - 1) << M): float32 exponent field to code field */
+    float magic;          /* 2^(emin - M + 23): adding it rounds at the quantum 2^(emin - M) */
+    int plain;            /* signed and neither FNUZ nor E8M0: saturation is a clamp */
 } fpqi_params;
 
 /* Validates fmt; fills *p (may be NULL) on success. Returns FPQ_OK or FPQ_ERR_FORMAT. */
@@ -73,7 +80,7 @@ typedef struct fpqi_kernels {
 #else
 #  define FPQI_X86_SIMD 0
 #endif
-#if !defined(FPQ_NO_SIMD) && defined(__aarch64__) && defined(__GNUC__) && defined(FPQ_HAVE_NEON)
+#if !defined(FPQ_NO_SIMD) && defined(__aarch64__) && defined(__GNUC__)
 #  define FPQI_ARM_SIMD 1
 #else
 #  define FPQI_ARM_SIMD 0

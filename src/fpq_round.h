@@ -39,19 +39,6 @@ FPQI_INLINE float fpqi_divide(const fpqi_divider *d, float x)
     return d->reciprocal != 0.0f ? x * d->reciprocal : x / d->scale;
 }
 
-/*
- * n = round(sig / 2^shift), ties to even; sig < 2^24. Shifts of 25 and more give 0 because
- * sig < 2^24 is then below half a quantum.
- */
-FPQI_INLINE uint32_t fpqi_round_shift(uint32_t sig, uint32_t shift)
-{
-    if (shift == 0)
-        return sig;
-    if (shift >= 25)
-        return 0;
-    return (sig + (1u << (shift - 1)) - 1u + ((sig >> shift) & 1u)) >> shift;
-}
-
 /* The code for an overflow (or infinity) of sign s (0 or sign_bit). */
 FPQI_INLINE uint32_t fpqi_overflow_code(const fpqi_params *p, uint32_t s, unsigned flags)
 {
@@ -97,46 +84,57 @@ FPQI_INLINE uint32_t fpqi_unsigned_floor_code(const fpqi_params *p, unsigned fla
 /*
  * The code of the float32 q (given as bits), already divided by the scale.
  * This function is the definition of fpq's rounding; see fpqi_params for the encoding.
+ *
+ * From the smallest normal up (and from 2^-126 up, where float32 itself is normal) the
+ * quantum of the format is 2^(e - M) for a value of exponent e, the same relative place as
+ * in float32: rounding to nearest even is an integer add on the float32 bits (half a quantum
+ * minus one, plus the lowest kept bit), a carry running into the exponent exactly as the
+ * format's own encoding does; the code is then the rounded bits shifted and rebiased. For
+ * M == 0 the candidates in a binade are 1 and 2 quanta, so the lowest kept bit is taken as 1
+ * and ties go up. Below that limit the quantum is fixed, 2^(emin - M); adding 2^(emin - M + 23)
+ * lets the float32 addition itself round at that quantum, ties to even, exactly (every call
+ * runs in the default floating-point environment), and the sum's low bits are the code.
  */
-FPQI_INLINE uint32_t fpqi_encode(const fpqi_params *p, uint32_t q, unsigned flags)
+/* The rules for everything but a finite value of a signed, saturating, non-FNUZ, non-E8M0
+ * format: NaN, infinities, overflow without saturation, unsigned and E8M0 ranges. */
+FPQI_INLINE uint32_t fpqi_encode_rules(const fpqi_params *p, uint32_t a, uint32_t neg,
+                                       uint32_t s, uint32_t mag, unsigned flags)
 {
-    uint32_t neg = q >> 31;
-    uint32_t a = q & 0x7fffffffu;
-    uint32_t s = neg ? p->sign_bit : 0u;
-    uint32_t ea, sig, shift, n, mag;
-    int e, ulp;
-
     if (a > 0x7f800000u)
         return fpqi_nan_code(p, s);
     if (!p->is_signed && neg && a != 0)
         return fpqi_unsigned_floor_code(p, flags);
-    if (a == 0x7f800000u)
-        return fpqi_overflow_code(p, s, flags);
-    if (p->family == FPQ_FAMILY_E8M0 && a == 0)
-        return fpqi_unsigned_floor_code(p, flags);
-
-    ea = a >> 23;
-    sig = ea ? (a & 0x007fffffu) | 0x00800000u : a;
-    /* float32 subnormals lie below 2^-126; with emin >= -127 calling them 2^-127 picks the
-     * right quantum, because the quantum below emin is constant. */
-    e = ea ? (int)ea - 127 : -127;
-    if (e < p->emin)
-        e = p->emin;
-    ulp = e - p->man_bits;
-    shift = (uint32_t)(ulp + 150 - (ea ? (int)ea : 1));
-    n = fpqi_round_shift(sig, shift);
-    mag = ((uint32_t)(e - p->emin) << p->man_bits) + n;
-
     if (p->family == FPQ_FAMILY_E8M0) {
-        /* No subnormals and no zero: code 0 is the first normal, 2^-bias. */
+        /* No zero and no subnormals: code 0 is the first normal, 2^-bias. */
+        if (a == 0)
+            return fpqi_unsigned_floor_code(p, flags);
         mag = mag ? mag - 1u : 0u;
         return mag > p->max_mag ? fpqi_overflow_code(p, 0, flags) : mag;
     }
+    /* Infinities land here too: their magnitude is past every format's range. */
     if (mag > p->max_mag)
         return fpqi_overflow_code(p, s, flags);
     if (mag == 0 && p->family == FPQ_FAMILY_FNUZ)
         return 0; /* no -0 in FNUZ */
     return s | mag;
+}
+
+FPQI_INLINE uint32_t fpqi_encode(const fpqi_params *p, uint32_t q, unsigned flags)
+{
+    /* Masks rather than branches: signs and ranges vary at random in real data. */
+    uint32_t neg = q >> 31;
+    uint32_t a = q & 0x7fffffffu;
+    uint32_t s = p->sign_bit & (0u - neg);
+    uint32_t shift = 23u - (uint32_t)p->man_bits;
+    uint32_t high = ((a + p->round_add + ((a >> shift) & p->odd_mask)) >> shift) - p->rebias;
+    uint32_t low = fpqi_f2u(fpqi_u2f(a) + p->magic) - fpqi_f2u(p->magic);
+    uint32_t mag = high ^ ((high ^ low) & (0u - (uint32_t)(a < p->low_limit)));
+
+    /* The usual case: a finite value saturating into a signed format, where overflow is the
+     * largest magnitude with the value's sign. */
+    if (a < 0x7f800000u && p->plain && !(flags & FPQ_NO_SATURATE))
+        return s | (mag < p->max_mag ? mag : p->max_mag);
+    return fpqi_encode_rules(p, a, neg, s, mag, flags);
 }
 
 /* float32 bits of the value of a code (bits above the width ignored); NaN codes give a quiet
@@ -226,7 +224,24 @@ FPQI_INLINE void fpqi_pack(const uint8_t *codes, size_t count, int bits, size_t 
         memcpy(dst, codes, count);
         return;
     }
-    for (i = 0; i < count; i++) {
+    if (bits == 4) {
+        for (i = 0; i + 1 < count; i += 2)
+            *dst++ = (uint8_t)(codes[i] | codes[i + 1] << 4);
+        if (i < count)
+            *dst = codes[i];
+        return;
+    }
+    i = 0;
+    if (bits == 6) {
+        for (; i + 4 <= count; i += 4, dst += 3) {
+            uint32_t v = codes[i] | (uint32_t)codes[i + 1] << 6 | (uint32_t)codes[i + 2] << 12 |
+                         (uint32_t)codes[i + 3] << 18;
+            dst[0] = (uint8_t)v;
+            dst[1] = (uint8_t)(v >> 8);
+            dst[2] = (uint8_t)(v >> 16);
+        }
+    }
+    for (; i < count; i++) {
         acc |= (uint32_t)codes[i] << have;
         have += bits;
         while (have >= 8) {
@@ -252,7 +267,26 @@ FPQI_INLINE void fpqi_unpack(const uint8_t *in, size_t count, int bits, size_t b
         memcpy(codes, src, count);
         return;
     }
-    for (i = 0; i < count; i++) {
+    if (bits == 4) {
+        for (i = 0; i + 1 < count; i += 2, src++) {
+            codes[i] = *src & 15u;
+            codes[i + 1] = *src >> 4;
+        }
+        if (i < count)
+            codes[i] = *src & 15u;
+        return;
+    }
+    i = 0;
+    if (bits == 6) {
+        for (; i + 4 <= count; i += 4, src += 3) {
+            uint32_t v = src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16;
+            codes[i] = (uint8_t)(v & 63u);
+            codes[i + 1] = (uint8_t)(v >> 6 & 63u);
+            codes[i + 2] = (uint8_t)(v >> 12 & 63u);
+            codes[i + 3] = (uint8_t)(v >> 18);
+        }
+    }
+    for (; i < count; i++) {
         if (have < bits) {
             acc |= (uint32_t)*src++ << have;
             have += 8;

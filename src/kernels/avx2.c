@@ -21,20 +21,21 @@ typedef __m256i vm;
 PRIM vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 PRIM void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
 PRIM vf vf_set1(float x) { return _mm256_set1_ps(x); }
+PRIM vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
 PRIM vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 PRIM vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
 PRIM vi vf_as_vi(vf v) { return _mm256_castps_si256(v); }
+PRIM vf vi_as_vf(vi v) { return _mm256_castsi256_ps(v); }
 PRIM vi vi_set1(int32_t x) { return _mm256_set1_epi32(x); }
 PRIM vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
 PRIM vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }
+PRIM vi vi_xor(vi a, vi b) { return _mm256_xor_si256(a, b); }
 PRIM vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
 PRIM vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 PRIM vi vi_max(vi a, vi b) { return _mm256_max_epi32(a, b); }
-PRIM vi vi_sll_n(vi a, int n) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(n)); }
+PRIM vi vi_min(vi a, vi b) { return _mm256_min_epi32(a, b); }
 PRIM vi vi_srl_n(vi a, int n) { return _mm256_srl_epi32(a, _mm_cvtsi32_si128(n)); }
 PRIM vi vi_sra_n(vi a, int n) { return _mm256_sra_epi32(a, _mm_cvtsi32_si128(n)); }
-PRIM vi vi_sllv(vi a, vi n) { return _mm256_sllv_epi32(a, n); }
-PRIM vi vi_srlv(vi a, vi n) { return _mm256_srlv_epi32(a, n); }
 PRIM vm vi_gt(vi a, vi b) { return _mm256_cmpgt_epi32(a, b); }
 PRIM vm vi_eq(vi a, vi b) { return _mm256_cmpeq_epi32(a, b); }
 PRIM vm vm_or(vm a, vm b) { return _mm256_or_si256(a, b); }

@@ -21,20 +21,21 @@ typedef __mmask16 vm;
 PRIM vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 PRIM void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
 PRIM vf vf_set1(float x) { return _mm512_set1_ps(x); }
+PRIM vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
 PRIM vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 PRIM vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
 PRIM vi vf_as_vi(vf v) { return _mm512_castps_si512(v); }
+PRIM vf vi_as_vf(vi v) { return _mm512_castsi512_ps(v); }
 PRIM vi vi_set1(int32_t x) { return _mm512_set1_epi32(x); }
 PRIM vi vi_and(vi a, vi b) { return _mm512_and_si512(a, b); }
 PRIM vi vi_or(vi a, vi b) { return _mm512_or_si512(a, b); }
+PRIM vi vi_xor(vi a, vi b) { return _mm512_xor_si512(a, b); }
 PRIM vi vi_add(vi a, vi b) { return _mm512_add_epi32(a, b); }
 PRIM vi vi_sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
 PRIM vi vi_max(vi a, vi b) { return _mm512_max_epi32(a, b); }
-PRIM vi vi_sll_n(vi a, int n) { return _mm512_sll_epi32(a, _mm_cvtsi32_si128(n)); }
+PRIM vi vi_min(vi a, vi b) { return _mm512_min_epi32(a, b); }
 PRIM vi vi_srl_n(vi a, int n) { return _mm512_srl_epi32(a, _mm_cvtsi32_si128(n)); }
 PRIM vi vi_sra_n(vi a, int n) { return _mm512_sra_epi32(a, _mm_cvtsi32_si128(n)); }
-PRIM vi vi_sllv(vi a, vi n) { return _mm512_sllv_epi32(a, n); }
-PRIM vi vi_srlv(vi a, vi n) { return _mm512_srlv_epi32(a, n); }
 PRIM vm vi_gt(vi a, vi b) { return _mm512_cmpgt_epi32_mask(a, b); }
 PRIM vm vi_eq(vi a, vi b) { return _mm512_cmpeq_epi32_mask(a, b); }
 PRIM vm vm_or(vm a, vm b) { return (vm)(a | b); }

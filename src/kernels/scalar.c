@@ -7,18 +7,36 @@
 /* Codes are made and consumed in blocks so that packing stays a separate, simple step. */
 #define BLOCK 256
 
-static void quantize_scalar(const fpqi_params *p, const float *x, size_t begin, size_t end,
-                            float scale, unsigned flags, uint8_t *codes)
+/* The quotients of a block first, in a loop of its own: it keeps the division's latency out
+ * of the encoder's dependency chains (and lets compilers vectorize it). */
+static void divide_block(const fpqi_divider *d, const float *x, size_t count, uint32_t *q)
 {
+    size_t j;
+    if (d->reciprocal != 0.0f) {
+        for (j = 0; j < count; j++)
+            q[j] = fpqi_f2u(x[j] * d->reciprocal);
+    } else {
+        for (j = 0; j < count; j++)
+            q[j] = fpqi_f2u(x[j] / d->scale);
+    }
+}
+
+static void quantize_scalar(const fpqi_params *params, const float *x, size_t begin,
+                            size_t end, float scale, unsigned flags, uint8_t *codes)
+{
+    /* A local copy: byte stores to codes could otherwise alias it and force reloads. */
+    const fpqi_params local = *params, *p = &local;
     fpqi_divider d = fpqi_divider_make(scale);
     uint8_t block[BLOCK];
+    uint32_t q[BLOCK];
     size_t i, j;
 
     for (i = begin; i < end; i += BLOCK) {
         size_t count = end - i < BLOCK ? end - i : BLOCK;
         uint8_t *dst = (flags & FPQ_UNPACKED) ? codes + i : block;
+        divide_block(&d, x + i, count, q);
         for (j = 0; j < count; j++)
-            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i + j])), flags);
+            dst[j] = (uint8_t)fpqi_encode(p, q[j], flags);
         if (!(flags & FPQ_UNPACKED))
             fpqi_pack(block, count, p->bits, i, codes);
     }
@@ -52,22 +70,29 @@ static void dequantize_scalar(const fpqi_params *p, const uint8_t *codes, size_t
     }
 }
 
-static void fake_quantize_scalar(const fpqi_params *p, const float *x, size_t begin,
+static void fake_quantize_scalar(const fpqi_params *params, const float *x, size_t begin,
                                  size_t end, float scale, unsigned flags, float *y)
 {
+    /* A local copy: stores to y could otherwise alias its float member and force reloads. */
+    const fpqi_params local = *params, *p = &local;
     fpqi_divider d = fpqi_divider_make(scale);
     float lut[256];
-    size_t i;
+    uint32_t q[BLOCK];
+    size_t i, j;
+    int use_lut = end - begin >= ((size_t)1 << p->bits);
 
-    if (end - begin >= ((size_t)1 << p->bits)) {
+    if (use_lut)
         fpqi_build_lut(p, scale, lut);
-        for (i = begin; i < end; i++)
-            y[i] = lut[fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i])), flags)];
-        return;
-    }
-    for (i = begin; i < end; i++) {
-        uint32_t code = fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i])), flags);
-        y[i] = fpqi_u2f(fpqi_decode(p, code)) * scale;
+    for (i = begin; i < end; i += BLOCK) {
+        size_t count = end - i < BLOCK ? end - i : BLOCK;
+        divide_block(&d, x + i, count, q);
+        if (use_lut) {
+            for (j = 0; j < count; j++)
+                y[i + j] = lut[fpqi_encode(p, q[j], flags)];
+        } else {
+            for (j = 0; j < count; j++)
+                y[i + j] = fpqi_u2f(fpqi_decode(p, fpqi_encode(p, q[j], flags))) * scale;
+        }
     }
 }
 

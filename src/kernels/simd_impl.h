@@ -3,8 +3,8 @@
  *
  * A backend file (avx2.c, avx512.c, neon.c) defines, with its target attribute SIMD_TARGET:
  *   LANES, types vi (int32 lanes), vf (float lanes), vm (lane mask), and the primitives
- *     vf_load vf_store vf_set1 vf_mul vf_div vf_as_vi vi_as_vf
- *     vi_set1 vi_and vi_or vi_add vi_sub vi_max vi_sll_n vi_srl_n vi_sra_n vi_sllv vi_srlv
+ *     vf_load vf_store vf_set1 vf_add vf_mul vf_div vf_as_vi vi_as_vf
+ *     vi_set1 vi_and vi_or vi_xor vi_add vi_sub vi_max vi_min vi_srl_n vi_sra_n
  *     vi_gt vi_eq vm_or vm_and vi_select
  *     vi_store_bytes (LANES codes -> LANES bytes)  vi_load_bytes (LANES bytes -> lanes)
  *     vf_lookup (a table of 2^bits floats indexed by codes)
@@ -19,106 +19,145 @@
 #endif
 
 #define SIMD_FN static SIMD_TARGET
+/* The per-vector steps must inline into the loops: a call would spill every constant. */
+#define SIMD_STEP static inline SIMD_TARGET __attribute__((always_inline))
 
-/* Per-call constants of the lane-wise encoder, derived from the scalar helpers so that both
- * take every decision from the same source. */
+/* Per-call constants of the lane-wise encoder, taken from fpqi_params and the scalar helpers
+ * so that both take every decision from the same source. */
 typedef struct simd_encoder {
-    vi emin, shift_base, max_mag, sign_bit, ovf_pos, ovf_neg, nan_pos, nan_neg, floor_code;
-    vi zero_sign_mask; /* all ones where -0 keeps its sign; 0 for FNUZ */
-    vi e8m0_sub;       /* 1 for E8M0 (no subnormals: code = magnitude - 1), else 0 */
-    int man_bits;
-    int is_unsigned, is_e8m0;
+    vi round_add, odd_mask, low_limit, magic_bits, max_mag, sign_bit;
+    vi ovf_pos, nan_pos, floor_code;
+    vf magic;
+    int shift; /* 23 - M */
+    int saturate, is_unsigned, is_e8m0, is_fnuz;
+    int common; /* signed, saturating, neither FNUZ nor E8M0 */
 } simd_encoder;
 
-SIMD_FN void simd_encoder_init(simd_encoder *k, const fpqi_params *p, unsigned flags)
+SIMD_STEP void simd_encoder_init(simd_encoder *k, const fpqi_params *p, unsigned flags)
 {
-    k->emin = vi_set1(p->emin);
-    k->shift_base = vi_set1(150 - p->man_bits);
+    k->shift = 23 - p->man_bits;
+    /* The rebias is subtracted before the shift: lanes where that goes negative are below
+     * low_limit and take the other rounding. */
+    k->round_add = vi_set1((int32_t)(p->round_add - (p->rebias << k->shift)));
+    k->odd_mask = vi_set1((int32_t)p->odd_mask);
+    k->low_limit = vi_set1((int32_t)p->low_limit);
+    k->magic = vf_set1(p->magic);
+    k->magic_bits = vi_set1((int32_t)fpqi_f2u(p->magic));
     k->max_mag = vi_set1((int32_t)p->max_mag);
     k->sign_bit = vi_set1((int32_t)p->sign_bit);
+    /* Every family's overflow code is the positive one with the sign or-ed in (FNUZ's NaN has
+     * it already; unsigned formats have no sign). Saturation is a plain minimum then. */
     k->ovf_pos = vi_set1((int32_t)fpqi_overflow_code(p, 0, flags));
-    k->ovf_neg = vi_set1((int32_t)fpqi_overflow_code(p, p->sign_bit, flags));
+    k->saturate = fpqi_overflow_code(p, 0, flags) == p->max_mag && p->family != FPQ_FAMILY_E8M0;
+    /* NaN codes: the positive one with the sign flipped in (FINITE: the opposite zero; IEEE
+     * and FN: sign kept), except FNUZ and E8M0 whose one NaN has no sign to flip. */
     k->nan_pos = vi_set1((int32_t)fpqi_nan_code(p, 0));
-    k->nan_neg = vi_set1((int32_t)fpqi_nan_code(p, p->sign_bit));
     k->floor_code = vi_set1((int32_t)fpqi_unsigned_floor_code(p, flags));
-    k->zero_sign_mask = vi_set1(p->family == FPQ_FAMILY_FNUZ ? 0 : -1);
-    k->e8m0_sub = vi_set1(p->family == FPQ_FAMILY_E8M0 ? 1 : 0);
-    k->man_bits = p->man_bits;
     k->is_unsigned = !p->is_signed;
     k->is_e8m0 = p->family == FPQ_FAMILY_E8M0;
+    k->is_fnuz = p->family == FPQ_FAMILY_FNUZ;
+    k->common = k->saturate && !k->is_unsigned && !k->is_fnuz;
 }
 
-/* The lane-wise encoder needs every rounding shift to be at least 1 (a zero shift would make
- * its half-quantum 2^-1); only formats whose quantum reaches 2^-149 have shift 0, and they
- * take the scalar loop. */
-FPQI_INLINE int simd_supports(const fpqi_params *p)
+/* fpqi_encode on every lane: both roundings computed, the right one selected. `common` (a
+ * constant at every call) compiles the usual case - signed, saturating, neither FNUZ nor
+ * E8M0 - without the other families' steps. */
+SIMD_STEP vi simd_encode(const simd_encoder *k, vf q, const int common)
 {
-    return p->emin - p->man_bits > -149;
-}
-
-SIMD_FN vi simd_encode(const simd_encoder *k, vf q)
-{
-    const vi zero = vi_set1(0), one = vi_set1(1);
+    const vi zero = vi_set1(0);
     vi u = vf_as_vi(q);
     vi a = vi_and(u, vi_set1(0x7fffffff));
-    vi ea = vi_srl_n(a, 23);
-    vi eam = vi_max(ea, one);
-    /* The 24-bit significand: the implicit bit only for normal floats (eam == ea). */
-    vi sig = vi_or(vi_and(a, vi_set1(0x007fffff)), vi_sll_n(vi_sub(one, vi_sub(eam, ea)), 23));
-    vi e = vi_max(vi_sub(ea, vi_set1(127)), k->emin);
-    /* From the float's quantum 2^(eam - 150) to the format's 2^(e - M); at least 1 here. */
-    vi shift = vi_sub(vi_add(e, k->shift_base), eam);
-    vi half = vi_sllv(one, vi_sub(shift, one));
-    vi odd = vi_and(vi_srlv(sig, shift), one);
-    vi n = vi_srlv(vi_add(vi_sub(vi_add(sig, half), one), odd), shift);
-    vi mag = vi_add(vi_sll_n(vi_sub(e, k->emin), k->man_bits), n);
-    vi s, code;
-    vm negative;
+    vi odd = vi_and(vi_srl_n(a, k->shift), k->odd_mask);
+    vi high = vi_srl_n(vi_add(vi_add(a, k->round_add), odd), k->shift);
+    vi low = vi_sub(vf_as_vi(vf_add(vi_as_vf(a), k->magic)), k->magic_bits);
+    vi mag = vi_select(vi_gt(k->low_limit, a), low, high);
+    vi s = vi_and(vi_sra_n(u, 31), k->sign_bit);
+    vm nan = vi_gt(a, vi_set1(0x7f800000));
+    vi code;
 
-    mag = vi_max(vi_sub(mag, k->e8m0_sub), zero);
-    s = vi_and(vi_sra_n(u, 31), k->sign_bit);
-    negative = vi_gt(zero, u);
-    code = vi_select(vi_eq(mag, zero), vi_and(s, k->zero_sign_mask), vi_or(s, mag));
     /* Overflow; infinities land here too, their magnitude being past every format's. */
-    code = vi_select(vi_gt(mag, k->max_mag), vi_select(negative, k->ovf_neg, k->ovf_pos), code);
+    if (common)
+        return vi_select(nan, vi_xor(k->nan_pos, s), vi_or(s, vi_min(mag, k->max_mag)));
+    if (k->is_e8m0)
+        mag = vi_max(vi_sub(mag, vi_set1(1)), zero);
+    if (k->saturate)
+        code = vi_or(s, vi_min(mag, k->max_mag));
+    else
+        code = vi_select(vi_gt(mag, k->max_mag), vi_or(k->ovf_pos, s), vi_or(s, mag));
+    if (k->is_fnuz)
+        code = vi_select(vi_eq(mag, zero), zero, code);
     if (k->is_unsigned) {
-        vm floor_m = vm_and(negative, vi_gt(a, zero));
+        vm floor_m = vm_and(vi_gt(zero, u), vi_gt(a, zero));
         if (k->is_e8m0)
             floor_m = vm_or(floor_m, vi_eq(a, zero));
         code = vi_select(floor_m, k->floor_code, code);
     }
-    return vi_select(vi_gt(a, vi_set1(0x7f800000)), vi_select(negative, k->nan_neg, k->nan_pos),
-                     code);
+    return vi_select(nan, k->is_fnuz ? k->nan_pos : vi_xor(k->nan_pos, s), code);
 }
 
 /* The quotient x / scale: a multiply by the exact reciprocal of a power-of-two scale, else a
  * division (see fpqi_divider). */
-SIMD_FN vf simd_divide(const fpqi_divider *d, vf x)
+SIMD_STEP vf simd_divide(const fpqi_divider *d, vf x)
 {
     return d->reciprocal != 0.0f ? vf_mul(x, vf_set1(d->reciprocal))
                                  : vf_div(x, vf_set1(d->scale));
 }
 
+/* The vector part of a range; returns how many elements it did (a multiple of LANES). */
+SIMD_STEP size_t quantize_run(const simd_encoder *k, const fpqi_divider *d, const float *x,
+                              size_t n, uint8_t *dst, const int common)
+{
+    size_t j;
+    for (j = 0; j + LANES <= n; j += LANES)
+        vi_store_bytes(dst + j, simd_encode(k, simd_divide(d, vf_load(x + j)), common));
+    return j;
+}
+
+/* `table` is a constant at every call: the lookup compiles to one kind of permute or gather. */
+SIMD_STEP size_t fake_quantize_run(const simd_encoder *k, const fpqi_divider *d,
+                                   const float *lut, const int table, const float *x, size_t n,
+                                   float *y, const int common)
+{
+    size_t j;
+    for (j = 0; j + LANES <= n; j += LANES)
+        vf_store(y + j, vf_lookup(lut, table, simd_encode(k, simd_divide(d, vf_load(x + j)),
+                                                          common)));
+    return j;
+}
+
+SIMD_STEP size_t dequantize_run(const float *lut, const int table, vi mask, const uint8_t *src,
+                                size_t n, float *y)
+{
+    size_t j;
+    for (j = 0; j + LANES <= n; j += LANES)
+        vf_store(y + j, vf_lookup(lut, table, vi_and(vi_load_bytes(src + j), mask)));
+    return j;
+}
+
+/* Lookup tables come in four sizes: up to 16 entries, 32, 64, and wider (gathered). */
+FPQI_INLINE int table_kind(int bits)
+{
+    return bits <= 4 ? 4 : bits <= 6 ? bits : 8;
+}
+
 #define BLOCK 256
 
-SIMD_FN void simd_quantize(const fpqi_params *p, const float *x, size_t begin, size_t end,
-                           float scale, unsigned flags, uint8_t *codes)
+SIMD_FN void simd_quantize(const fpqi_params *params, const float *x, size_t begin,
+                           size_t end, float scale, unsigned flags, uint8_t *codes)
 {
+    /* Local copies: stores through the output pointers may not alias them. */
+    const fpqi_params local = *params, *p = &local;
     fpqi_divider d = fpqi_divider_make(scale);
     simd_encoder k;
     uint8_t block[BLOCK];
     size_t i, j;
 
-    if (!simd_supports(p)) {
-        fpqi_kernels_scalar.quantize(p, x, begin, end, scale, flags, codes);
-        return;
-    }
     simd_encoder_init(&k, p, flags);
     for (i = begin; i < end; i += BLOCK) {
         size_t count = end - i < BLOCK ? end - i : BLOCK, packed = 0;
         uint8_t *dst = (flags & FPQ_UNPACKED) || p->bits == 8 ? codes + i : block;
-        for (j = 0; j + LANES <= count; j += LANES)
-            vi_store_bytes(dst + j, simd_encode(&k, simd_divide(&d, vf_load(x + i + j))));
+        j = k.common ? quantize_run(&k, &d, x + i, count, dst, 1)
+                     : quantize_run(&k, &d, x + i, count, dst, 0);
         for (; j < count; j++)
             dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i + j])), flags);
         if (dst != block)
@@ -128,9 +167,11 @@ SIMD_FN void simd_quantize(const fpqi_params *p, const float *x, size_t begin, s
     }
 }
 
-SIMD_FN void simd_dequantize(const fpqi_params *p, const uint8_t *codes, size_t begin,
+SIMD_FN void simd_dequantize(const fpqi_params *params, const uint8_t *codes, size_t begin,
                              size_t end, float scale, unsigned flags, float *y)
 {
+    const fpqi_params local = *params, *p = &local;
+    const vi mask = vi_set1((int32_t)p->code_mask);
     float lut[256];
     uint8_t block[BLOCK];
     size_t i, j;
@@ -148,32 +189,44 @@ SIMD_FN void simd_dequantize(const fpqi_params *p, const uint8_t *codes, size_t 
             fpqi_unpack(codes, count - done, p->bits, i + done, block + done);
             src = block;
         }
-        for (j = 0; j + LANES <= count; j += LANES) {
-            vi c = vi_and(vi_load_bytes(src + j), vi_set1((int32_t)p->code_mask));
-            vf_store(y + i + j, vf_lookup(lut, p->bits, c));
+        switch (table_kind(p->bits)) {
+        case 4: j = dequantize_run(lut, 4, mask, src, count, y + i); break;
+        case 5: j = dequantize_run(lut, 5, mask, src, count, y + i); break;
+        case 6: j = dequantize_run(lut, 6, mask, src, count, y + i); break;
+        default: j = dequantize_run(lut, 8, mask, src, count, y + i); break;
         }
         for (; j < count; j++)
             y[i + j] = lut[src[j] & p->code_mask];
     }
 }
 
-SIMD_FN void simd_fake_quantize(const fpqi_params *p, const float *x, size_t begin, size_t end,
-                                float scale, unsigned flags, float *y)
+SIMD_FN void simd_fake_quantize(const fpqi_params *params, const float *x, size_t begin,
+                                size_t end, float scale, unsigned flags, float *y)
 {
+    const fpqi_params local = *params, *p = &local;
     fpqi_divider d = fpqi_divider_make(scale);
     simd_encoder k;
     float lut[256];
-    size_t i;
+    size_t i, n = end - begin;
 
-    if (!simd_supports(p) || end - begin < ((size_t)1 << p->bits)) {
+    if (n < ((size_t)1 << p->bits)) {
         fpqi_kernels_scalar.fake_quantize(p, x, begin, end, scale, flags, y);
         return;
     }
     simd_encoder_init(&k, p, flags);
     fpqi_build_lut(p, scale, lut);
-    for (i = begin; i + LANES <= end; i += LANES)
-        vf_store(y + i, vf_lookup(lut, p->bits, simd_encode(&k, simd_divide(&d, vf_load(x + i)))));
-    for (; i < end; i++)
+    x += begin;
+    y += begin;
+#define FAKE_RUN(table) (k.common ? fake_quantize_run(&k, &d, lut, table, x, n, y, 1) \
+                                  : fake_quantize_run(&k, &d, lut, table, x, n, y, 0))
+    switch (table_kind(p->bits)) {
+    case 4: i = FAKE_RUN(4); break;
+    case 5: i = FAKE_RUN(5); break;
+    case 6: i = FAKE_RUN(6); break;
+    default: i = FAKE_RUN(8); break;
+    }
+#undef FAKE_RUN
+    for (; i < n; i++)
         y[i] = lut[fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i])), flags)];
 }
 
