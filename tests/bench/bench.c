@@ -5,7 +5,9 @@
  * the median of RUNS timed runs; a run repeats the kernel enough times to last >= TARGET_S,
  * so that timer resolution and one-off interruptions do not dominate. memcpy is measured in
  * the same process on the same buffers, so the "/memcpy" ratio travels better across machines
- * than raw Gelem/s. Memory: about 150 MB (two float32 arrays of LARGE_N and the codes).
+ * than raw Gelem/s. Every kernel runs on every backend the CPU has, single-threaded first,
+ * then (OpenMP builds) on all threads against a memcpy split the same way.
+ * Memory: about 600 MB (two float32 arrays of LARGE_N and the codes).
  */
 #define _POSIX_C_SOURCE 199309L
 
@@ -22,10 +24,10 @@
 #include <omp.h>
 #endif
 
-#define RUNS 7
+#define RUNS 5
 #define TARGET_S 0.020
 #define SMALL_N ((size_t)64 * 1024)        /* 256 KiB of float32: in cache */
-#define LARGE_N ((size_t)16 * 1024 * 1024) /* 64 MiB of float32: streams from DRAM */
+#define LARGE_N ((size_t)64 * 1024 * 1024) /* 256 MiB of float32: streams from DRAM */
 #define SCALE_ODD 0.0371f                  /* not a power of two: the division path */
 #define SCALE_POW2 0.03125f                /* 2^-5: the exact-reciprocal multiply path */
 
@@ -61,6 +63,28 @@ typedef struct buffers {
 
 /* A volatile pointer keeps the compiler from proving repeated copies redundant. */
 static void *(*volatile memcpy_fn)(void *, const void *, size_t) = memcpy;
+
+static int bench_threads = 1;
+
+/* The baseline: memcpy of the float32 array, split over the threads fpq may use, in chunks
+ * as fpq splits its work. */
+static void copy_floats(float *dst, const float *src, size_t n)
+{
+#ifdef _OPENMP
+    if (bench_threads > 1) {
+        const long long chunk = 1 << 16, chunks = ((long long)n + chunk - 1) / chunk;
+        long long c;
+#pragma omp parallel for schedule(static) num_threads(bench_threads)
+        for (c = 0; c < chunks; c++) {
+            size_t begin = (size_t)(c * chunk), len = n - begin < (size_t)chunk ? n - begin
+                                                                                 : (size_t)chunk;
+            memcpy_fn(dst + begin, src + begin, len * sizeof(float));
+        }
+        return;
+    }
+#endif
+    memcpy_fn(dst, src, n * sizeof(float));
+}
 
 static void check(int status, const char *what)
 {
@@ -119,7 +143,7 @@ static void run_once(const kernel *k, const fpq_format *fmt, const buffers *b)
 {
     switch (k->op) {
     case OP_MEMCPY:
-        memcpy_fn(b->y, b->x, b->n * sizeof(float));
+        copy_floats(b->y, b->x, b->n);
         break;
     case OP_QUANTIZE:
         check(fpq_quantize(fmt, b->x, b->n, k->scale, 0, b->codes), "fpq_quantize");
@@ -172,25 +196,39 @@ static double measure(const kernel *k, const buffers *b, double *spread)
     return rate[RUNS / 2];
 }
 
+/* For one size and thread count: memcpy, then every kernel on every available backend. */
 static void bench_size(size_t n, const char *size_label, buffers *b)
 {
-    double memcpy_rate = 0.0;
-    int i;
+    double memcpy_rate, spread, scalar_rate[NUM_KERNELS];
+    const char *backend;
+    int i, bi;
 
     b->n = n;
-    for (i = 0; i < NUM_KERNELS; i++) {
+    memcpy_rate = measure(&kernels[0], b, &spread);
+    printf("%-36s %-7s %-3d %-7s %9.3f %8.2f %8s %6.0f%%\n", kernels[0].label, size_label,
+           bench_threads, "-", memcpy_rate, 1.0, "-", 100.0 * spread);
+    for (i = 1; i < NUM_KERNELS; i++) {
         const kernel *k = &kernels[i];
         char what[64];
-        double spread, rate = measure(k, b, &spread);
-        if (k->op == OP_MEMCPY)
-            memcpy_rate = rate; /* the first kernel: the baseline for the rest */
-        if (k->format)
-            sprintf(what, "%s %s s=%g", k->label, k->format, k->scale);
-        else
-            sprintf(what, "%s", k->label);
-        printf("%-38s %-8s %9.3f %9.3f %8.0f%%\n", what, size_label, rate, rate / memcpy_rate,
-               100.0 * spread);
+        sprintf(what, "%s %s s=%g", k->label, k->format, k->scale);
+        for (bi = 0; (backend = fpq_backend_at(bi)) != NULL; bi++)
+            ; /* count */
+        /* scalar is the last backend: measure it first, as the ratio's base */
+        for (bi = bi - 1; bi >= 0; bi--) {
+            double rate;
+            backend = fpq_backend_at(bi);
+            if (!fpq_backend_available(backend))
+                continue;
+            check(fpq_set_backend(backend), "fpq_set_backend");
+            rate = measure(k, b, &spread);
+            if (!strcmp(backend, "scalar"))
+                scalar_rate[i] = rate;
+            printf("%-36s %-7s %-3d %-7s %9.3f %8.2f %8.1f %6.0f%%\n", what, size_label,
+                   bench_threads, backend, rate, rate / memcpy_rate, rate / scalar_rate[i],
+                   100.0 * spread);
+        }
     }
+    check(fpq_set_backend("auto"), "fpq_set_backend");
 }
 
 static void print_header(void)
@@ -208,12 +246,13 @@ static void print_header(void)
 #else
     const char *threads = "no OpenMP: 1 thread";
 #endif
-    printf("fpq %s bench | backend: scalar | compiler: %s | %s\n", fpq_version_string(),
-           compiler, threads);
+    printf("fpq %s bench | best backend: %s | compiler: %s | %s\n", fpq_version_string(),
+           fpq_backend_name(), compiler, threads);
     printf("median of %d runs, each >= %.0f ms; Gelem/s = float32 elements per ns; packed "
-           "codes; spread = (max - min) / median\n", RUNS, TARGET_S * 1e3);
-    printf("memcpy is one thread; an OpenMP build of fpq may split large arrays over threads\n");
-    printf("%-38s %-8s %9s %9s %9s\n", "kernel", "size", "Gelem/s", "/memcpy", "spread");
+           "codes;\n/memcpy and /scalar: ratios to the same-size, same-thread memcpy and scalar "
+           "rows of this run; spread = (max - min) / median\n", RUNS, TARGET_S * 1e3);
+    printf("%-36s %-7s %-3s %-7s %9s %8s %8s %7s\n", "kernel", "size", "thr", "backend",
+           "Gelem/s", "/memcpy", "/scalar", "spread");
 }
 
 int main(void)
@@ -226,8 +265,17 @@ int main(void)
     fill_normal(b.x, LARGE_N);
 
     print_header();
+    check(fpq_set_num_threads(1), "fpq_set_num_threads");
+    bench_threads = 1;
     bench_size(SMALL_N, "64Ki", &b);
-    bench_size(LARGE_N, "16Mi", &b);
+    bench_size(LARGE_N, "64Mi", &b);
+#ifdef _OPENMP
+    if (omp_get_max_threads() > 1) {
+        bench_threads = omp_get_max_threads();
+        check(fpq_set_num_threads(bench_threads), "fpq_set_num_threads");
+        bench_size(LARGE_N, "64Mi", &b);
+    }
+#endif
 
     free(b.x);
     free(b.y);
