@@ -52,10 +52,28 @@ PRIM vi vi_load_bytes(const uint8_t *p)
     return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
+/* Entries 0..127 of a table: four two-table permutes, blended on bits 5 and 6. */
+PRIM vf lookup128(const float *lut, vi c)
+{
+    vf t0 = _mm512_permutex2var_ps(_mm512_loadu_ps(lut), c, _mm512_loadu_ps(lut + 16));
+    vf t1 = _mm512_permutex2var_ps(_mm512_loadu_ps(lut + 32), c, _mm512_loadu_ps(lut + 48));
+    vf t2 = _mm512_permutex2var_ps(_mm512_loadu_ps(lut + 64), c, _mm512_loadu_ps(lut + 80));
+    vf t3 = _mm512_permutex2var_ps(_mm512_loadu_ps(lut + 96), c, _mm512_loadu_ps(lut + 112));
+    __mmask16 b5 = _mm512_test_epi32_mask(c, _mm512_set1_epi32(32));
+    __mmask16 b6 = _mm512_test_epi32_mask(c, _mm512_set1_epi32(64));
+    return _mm512_mask_blend_ps(b6, _mm512_mask_blend_ps(b5, t0, t1),
+                                _mm512_mask_blend_ps(b5, t2, t3));
+}
+
 /* 16 entries: one permute; 32: a two-table permute; 64: two of those and a blend on bit 5;
- * wider tables: a gather. */
+ * symmetric 8-bit tables (kind 9): the magnitude's entry with the code's sign or-ed in;
+ * other wide tables: a gather. */
 PRIM vf vf_lookup(const float *lut, int bits, vi c)
 {
+    if (bits == 9) {
+        vi sign = _mm512_slli_epi32(_mm512_srli_epi32(c, 7), 31);
+        return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(lookup128(lut, c)), sign));
+    }
     if (bits <= 4)
         return _mm512_permutexvar_ps(c, _mm512_loadu_ps(lut));
     if (bits == 5)

@@ -134,10 +134,15 @@ SIMD_STEP size_t dequantize_run(const float *lut, const int table, vi mask, cons
     return j;
 }
 
-/* Lookup tables come in four sizes: up to 16 entries, 32, 64, and wider (gathered). */
-FPQI_INLINE int table_kind(int bits)
+/* Lookup tables come in four sizes: up to 16 entries, 32, 64, and wider; a wide table of a
+ * signed format without FNUZ's NaN is kind 9, "symmetric": lut[c | sign] == lut[c] | -0.0f
+ * (value * scale is odd in the value, NaN included), which a backend may use to look up
+ * magnitudes only. */
+FPQI_INLINE int table_kind(const fpqi_params *p)
 {
-    return bits <= 4 ? 4 : bits <= 6 ? bits : 8;
+    if (p->bits <= 6)
+        return p->bits <= 4 ? 4 : p->bits;
+    return p->bits == 8 && p->is_signed && p->family != FPQ_FAMILY_FNUZ ? 9 : 8;
 }
 
 #define BLOCK 256
@@ -189,10 +194,11 @@ SIMD_FN void simd_dequantize(const fpqi_params *params, const uint8_t *codes, si
             fpqi_unpack(codes, count - done, p->bits, i + done, block + done);
             src = block;
         }
-        switch (table_kind(p->bits)) {
+        switch (table_kind(p)) {
         case 4: j = dequantize_run(lut, 4, mask, src, count, y + i); break;
         case 5: j = dequantize_run(lut, 5, mask, src, count, y + i); break;
         case 6: j = dequantize_run(lut, 6, mask, src, count, y + i); break;
+        case 9: j = dequantize_run(lut, 9, mask, src, count, y + i); break;
         default: j = dequantize_run(lut, 8, mask, src, count, y + i); break;
         }
         for (; j < count; j++)
@@ -219,10 +225,11 @@ SIMD_FN void simd_fake_quantize(const fpqi_params *params, const float *x, size_
     y += begin;
 #define FAKE_RUN(table) (k.common ? fake_quantize_run(&k, &d, lut, table, x, n, y, 1) \
                                   : fake_quantize_run(&k, &d, lut, table, x, n, y, 0))
-    switch (table_kind(p->bits)) {
+    switch (table_kind(p)) {
     case 4: i = FAKE_RUN(4); break;
     case 5: i = FAKE_RUN(5); break;
     case 6: i = FAKE_RUN(6); break;
+    case 9: i = FAKE_RUN(9); break;
     default: i = FAKE_RUN(8); break;
     }
 #undef FAKE_RUN
