@@ -49,7 +49,7 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(CFLAGS) $(LDFLAGS)
 LIBS := -lm
 
-LIB_SRC := src/format.c src/quantize.c src/dispatch.c src/status.c src/kernels/scalar.c \
+LIB_SRC := src/format.c src/quantize.c src/tensor.c src/dispatch.c src/status.c src/kernels/scalar.c \
 	src/kernels/avx2.c src/kernels/avx512.c src/kernels/neon.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
 LIB_HDR := include/fpq.h $(wildcard src/*.h) $(wildcard src/kernels/*.h)

@@ -267,6 +267,117 @@ FPQ_API int fpq_fake_quantize(const fpq_format *fmt, const float *x, size_t n, f
                               unsigned flags, float *y);
 
 /* ---------------------------------------------------------------------------------------------
+ * Tensors: 2-D arrays with scales per tensor, row, column or block
+ *
+ * A tensor is `rows` x `cols` elements, row-major, `row_stride` elements from one row's start
+ * to the next (>= cols), of type float32, float16 (IEEE binary16) or bfloat16. Weights
+ * W[out x in] usually take per-row scales (one per output channel), activations X[tokens x in]
+ * per-column scales (one per input channel: the paper's per-channel activation scales), MX and
+ * NVFP4 per-block scales (blocks of k consecutive elements of a row; the last block of a row may
+ * be shorter).
+ *
+ * Codes are stored row by row, each row packed as fpq_quantize packs an array and padded to a
+ * whole byte: row r starts at byte r * fpq_packed_size(fmt, cols, flags). Scales live in their
+ * own array (fpq_scales), in the order: per tensor 1; per row r; per column c; per block
+ * r * blocks_per_row + b. docs/tensors.md draws the layout.
+ *
+ * Every element is quantized exactly as fpq_quantize would with its group's scale (float32
+ * scales), so per-tensor results equal fpq_quantize on each row. float16 / bfloat16 inputs are
+ * widened to float32 exactly; float16 / bfloat16 outputs are the float32 result rounded to
+ * nearest even (NaN stays NaN, overflow gives Inf).
+ * ------------------------------------------------------------------------------------------- */
+
+enum { FPQ_FLOAT32 = 1, FPQ_FLOAT16 = 2, FPQ_BFLOAT16 = 3 };
+
+enum { FPQ_PER_TENSOR = 1, FPQ_PER_ROW = 2, FPQ_PER_COLUMN = 3, FPQ_PER_BLOCK = 4 };
+
+typedef struct fpq_tensor {
+    size_t struct_size; /* sizeof(fpq_tensor) of the caller's header: later versions append */
+    size_t rows;
+    size_t cols;
+    size_t row_stride;  /* in elements, >= cols */
+    int elem_type;      /* FPQ_FLOAT32, FPQ_FLOAT16 or FPQ_BFLOAT16 of the float side */
+    int granularity;    /* FPQ_PER_* */
+    int block_size;     /* FPQ_PER_BLOCK: a power of two from 8 to 1024; else ignored */
+    int reserved;       /* must be zero */
+} fpq_tensor;
+
+/* How scales are stored:
+ *   FPQ_SCALE_FLOAT32: one float32 per group, each a valid scale (positive, finite, normal).
+ *   FPQ_SCALE_E8M0:    one byte per group, the OCP MX shared scale 2^(code - 127); 0xFF is NaN
+ *                      (the whole group dequantizes to NaN).
+ *   FPQ_SCALE_E4M3:    one float8_e4m3fn byte per group times the float32 `tensor_scale`
+ *                      (NVFP4's two-level scale); a group's scale is the float32 product
+ *                      tensor_scale * value(code), which must be a valid scale (code 0 is not).
+ */
+enum { FPQ_SCALE_FLOAT32 = 1, FPQ_SCALE_E8M0 = 2, FPQ_SCALE_E4M3 = 3 };
+
+typedef struct fpq_scales {
+    size_t struct_size; /* sizeof(fpq_scales) of the caller's header */
+    int encoding;       /* FPQ_SCALE_* */
+    int reserved;       /* must be zero */
+    void *data;         /* float32 array or bytes, as the encoding says */
+    size_t count;       /* entries `data` holds: at least fpq_tensor_num_scales() */
+    float tensor_scale; /* FPQ_SCALE_E4M3: the second-level scale; else ignored */
+} fpq_scales;
+
+/* Number of scale groups of a tensor, or 0 for an invalid description. */
+FPQ_API size_t fpq_tensor_num_scales(const fpq_tensor *t);
+
+/* Bytes the codes of a tensor take: rows * fpq_packed_size(fmt, cols, flags); 0 if invalid. */
+FPQ_API size_t fpq_tensor_code_bytes(const fpq_format *fmt, const fpq_tensor *t,
+                                     unsigned flags);
+
+/* Scales from data: for each group, the scale that maps the group's largest finite |x| times
+ * clip_ratio (0 < clip_ratio <= 1; pass 1 for plain max scaling) onto the format's largest
+ * value, in the encoding of `s` (s->data and s->count supplied by the caller; for E4M3 the
+ * tensor_scale is written too). The recipes:
+ *   FLOAT32: amax * clip_ratio / max_finite, rounded to float32; a group without a finite
+ *            non-zero value gets 1.
+ *   E8M0 (OCP Microscaling v1.0): 2^(floor(log2(amax)) - emax_elem), emax_elem the exponent
+ *            of the format's largest value, clamped to 2^-127 .. 2^127; a group with a NaN gets
+ *            the NaN scale 0xFF; Inf counts as a NaN (see docs/tensors.md); clip_ratio must be 1.
+ *   E4M3 (NVFP4): tensor_scale = amax_tensor * clip_ratio / (max_finite * 448); each group's
+ *            code is float8_e4m3fn(amax_group * clip_ratio / (max_finite * tensor_scale)),
+ *            rounded to nearest, saturating, and at least the smallest positive code.
+ * NaN and Inf elements are ignored by the FLOAT32 and E4M3 recipes.
+ * Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_FORMAT, FPQ_ERR_SIZE (bad shape, stride < cols,
+ * overflowing sizes), FPQ_ERR_ARGUMENT (bad granularity, block size, element type, encoding,
+ * clip_ratio), FPQ_ERR_CAPACITY (s->count too small), FPQ_ERR_ALIGN (x misaligned for its
+ * type). */
+FPQ_API int fpq_tensor_compute_scales(const fpq_format *fmt, const fpq_tensor *t,
+                                      const void *x, float clip_ratio, fpq_scales *s);
+
+/* Quantizes x (the tensor's element type) with the given scales into codes
+ * (codes_bytes >= fpq_tensor_code_bytes). Flags as fpq_quantize. Returns the statuses of
+ * fpq_tensor_compute_scales, and FPQ_ERR_SCALE for an invalid scale, FPQ_ERR_FLAGS,
+ * FPQ_ERR_OVERLAP (codes overlap x or the scales). */
+FPQ_API int fpq_tensor_quantize(const fpq_format *fmt, const fpq_tensor *t, const void *x,
+                                const fpq_scales *s, unsigned flags, void *codes,
+                                size_t codes_bytes);
+
+/* Codes -> y (the tensor's element type and stride; elements between cols and row_stride are
+ * not written). Returns as fpq_tensor_quantize. */
+FPQ_API int fpq_tensor_dequantize(const fpq_format *fmt, const fpq_tensor *t, const void *codes,
+                                  size_t codes_bytes, const fpq_scales *s, unsigned flags,
+                                  void *y);
+
+/* y = dequantize(quantize(x)) element by element; y may be x (in place). */
+FPQ_API int fpq_tensor_fake_quantize(const fpq_format *fmt, const fpq_tensor *t, const void *x,
+                                     const fpq_scales *s, unsigned flags, void *y);
+
+/* fpq_tensor_compute_scales then fpq_tensor_quantize in one call. */
+FPQ_API int fpq_tensor_quantize_auto(const fpq_format *fmt, const fpq_tensor *t, const void *x,
+                                     float clip_ratio, fpq_scales *s, unsigned flags,
+                                     void *codes, size_t codes_bytes);
+
+/* float16 / bfloat16 <-> float32 conversions used by the tensor calls, for callers' own data:
+ * widening is exact; narrowing rounds to nearest even, keeps NaN quiet and the sign. n may be 0
+ * here. Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_ARGUMENT (type not FPQ_FLOAT16/FPQ_BFLOAT16). */
+FPQ_API int fpq_convert_to_float32(int elem_type, const void *in, size_t n, float *out);
+FPQ_API int fpq_convert_from_float32(int elem_type, const float *in, size_t n, void *out);
+
+/* ---------------------------------------------------------------------------------------------
  * Backends and threads
  *
  * Every kernel runs through one table of hot loops chosen at run time from the CPU's features:

@@ -53,5 +53,6 @@ extern const fpqt_case fpqt_kernel_cases[];
 extern const fpqt_case fpqt_conformance_cases[];
 extern const fpqt_case fpqt_error_cases[];
 extern const fpqt_case fpqt_backend_cases[];
+extern const fpqt_case fpqt_tensor_cases[];
 
 #endif

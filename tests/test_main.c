@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 {
     static const fpqt_case *const suites[] = {
         fpqt_format_cases, fpqt_kernel_cases, fpqt_conformance_cases, fpqt_error_cases,
-        fpqt_backend_cases,
+        fpqt_backend_cases, fpqt_tensor_cases,
     };
     const char *filter = argc > 2 ? argv[2] : NULL;
     int passed = 0, failed = 0;

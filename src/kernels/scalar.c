@@ -96,9 +96,60 @@ static void fake_quantize_scalar(const fpqi_params *params, const float *x, size
     }
 }
 
+static void quantize_scaled_scalar(const fpqi_params *params, const float *x,
+                                   const float *scales, size_t n, unsigned flags,
+                                   uint8_t *codes)
+{
+    const fpqi_params local = *params, *p = &local;
+    uint8_t block[BLOCK];
+    size_t i, j;
+
+    for (i = 0; i < n; i += BLOCK) {
+        size_t count = n - i < BLOCK ? n - i : BLOCK;
+        uint8_t *dst = (flags & FPQ_UNPACKED) ? codes + i : block;
+        for (j = 0; j < count; j++)
+            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(x[i + j] / scales[i + j]), flags);
+        if (!(flags & FPQ_UNPACKED))
+            fpqi_pack(block, count, p->bits, i, codes);
+    }
+}
+
+static void dequantize_scaled_scalar(const fpqi_params *p, const uint8_t *codes,
+                                     const float *scales, size_t n, unsigned flags, float *y)
+{
+    uint8_t block[BLOCK];
+    size_t i, j;
+
+    for (i = 0; i < n; i += BLOCK) {
+        size_t count = n - i < BLOCK ? n - i : BLOCK;
+        const uint8_t *src = codes + i;
+        if (!(flags & FPQ_UNPACKED)) {
+            fpqi_unpack(codes, count, p->bits, i, block);
+            src = block;
+        }
+        for (j = 0; j < count; j++)
+            y[i + j] = fpqi_u2f(fpqi_decode(p, src[j])) * scales[i + j];
+    }
+}
+
+static void fake_quantize_scaled_scalar(const fpqi_params *params, const float *x,
+                                        const float *scales, size_t n, unsigned flags, float *y)
+{
+    const fpqi_params local = *params, *p = &local;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        uint32_t code = fpqi_encode(p, fpqi_f2u(x[i] / scales[i]), flags);
+        y[i] = fpqi_u2f(fpqi_decode(p, code)) * scales[i];
+    }
+}
+
 const fpqi_kernels fpqi_kernels_scalar = {
     "scalar",
     quantize_scalar,
     dequantize_scalar,
     fake_quantize_scalar,
+    quantize_scaled_scalar,
+    dequantize_scaled_scalar,
+    fake_quantize_scaled_scalar,
 };

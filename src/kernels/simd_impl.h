@@ -237,9 +237,86 @@ SIMD_FN void simd_fake_quantize(const fpqi_params *params, const float *x, size_
         y[i] = lut[fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i])), flags)];
 }
 
+/* Scale per element: a division by the loaded scales; decoding through a table of values
+ * (scale 1, so entries are exact) times the loaded scales, the same product as scalar's. */
+SIMD_FN void simd_quantize_scaled(const fpqi_params *params, const float *x,
+                                  const float *scales, size_t n, unsigned flags,
+                                  uint8_t *codes)
+{
+    const fpqi_params local = *params, *p = &local;
+    simd_encoder k;
+    uint8_t block[BLOCK];
+    size_t i, j;
+
+    simd_encoder_init(&k, p, flags);
+    for (i = 0; i < n; i += BLOCK) {
+        size_t count = n - i < BLOCK ? n - i : BLOCK, packed;
+        uint8_t *dst = (flags & FPQ_UNPACKED) || p->bits == 8 ? codes + i : block;
+        for (j = 0; j + LANES <= count; j += LANES) {
+            vf q = vf_div(vf_load(x + i + j), vf_load(scales + i + j));
+            vi_store_bytes(dst + j, k.common ? simd_encode(&k, q, 1) : simd_encode(&k, q, 0));
+        }
+        for (; j < count; j++)
+            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(x[i + j] / scales[i + j]), flags);
+        if (dst != block)
+            continue;
+        packed = simd_pack(block, count, p->bits, codes + (i / 8) * (size_t)p->bits);
+        fpqi_pack(block + packed, count - packed, p->bits, i + packed, codes);
+    }
+}
+
+SIMD_FN void simd_dequantize_scaled(const fpqi_params *params, const uint8_t *codes,
+                                    const float *scales, size_t n, unsigned flags, float *y)
+{
+    const fpqi_params local = *params, *p = &local;
+    const vi mask = vi_set1((int32_t)p->code_mask);
+    float lut[256];
+    uint8_t block[BLOCK];
+    size_t i, j;
+
+    fpqi_build_lut(p, 1.0f, lut);
+    for (i = 0; i < n; i += BLOCK) {
+        size_t count = n - i < BLOCK ? n - i : BLOCK, done;
+        const uint8_t *src = codes + i;
+        if (!(flags & FPQ_UNPACKED) && p->bits != 8) {
+            done = simd_unpack(codes + (i / 8) * (size_t)p->bits, count, p->bits, block);
+            fpqi_unpack(codes, count - done, p->bits, i + done, block + done);
+            src = block;
+        }
+        for (j = 0; j + LANES <= count; j += LANES) {
+            vf v = vf_lookup(lut, 8, vi_and(vi_load_bytes(src + j), mask));
+            vf_store(y + i + j, vf_mul(v, vf_load(scales + i + j)));
+        }
+        for (; j < count; j++)
+            y[i + j] = lut[src[j] & p->code_mask] * scales[i + j];
+    }
+}
+
+SIMD_FN void simd_fake_quantize_scaled(const fpqi_params *params, const float *x,
+                                       const float *scales, size_t n, unsigned flags, float *y)
+{
+    const fpqi_params local = *params, *p = &local;
+    simd_encoder k;
+    float lut[256];
+    size_t i;
+
+    simd_encoder_init(&k, p, flags);
+    fpqi_build_lut(p, 1.0f, lut);
+    for (i = 0; i + LANES <= n; i += LANES) {
+        vf s = vf_load(scales + i), q = vf_div(vf_load(x + i), s);
+        vi c = k.common ? simd_encode(&k, q, 1) : simd_encode(&k, q, 0);
+        vf_store(y + i, vf_mul(vf_lookup(lut, 8, c), s));
+    }
+    for (; i < n; i++)
+        y[i] = lut[fpqi_encode(p, fpqi_f2u(x[i] / scales[i]), flags)] * scales[i];
+}
+
 const fpqi_kernels SIMD_KERNELS = {
     SIMD_NAME,
     simd_quantize,
     simd_dequantize,
     simd_fake_quantize,
+    simd_quantize_scaled,
+    simd_dequantize_scaled,
+    simd_fake_quantize_scaled,
 };
