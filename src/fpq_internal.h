@@ -72,13 +72,16 @@ typedef struct fpqi_kernels {
     void (*fake_quantize)(const fpqi_params *p, const float *x, size_t begin, size_t end,
                           float scale, unsigned flags, float *y);
     /* The same with one scale per element, scales[i] for element i (per-column and per-block
-     * scales of a tensor row). Always a division; scales may be NaN (an MX NaN scale). */
+     * scales of a tensor row); scales may be NaN (an MX NaN scale). With `exact_reciprocals`
+     * the caller guarantees every scale is a power of two whose reciprocal is a float32 (E8M0
+     * scales), so x * (1 / s) gives the bits of x / s and the kernels may multiply by
+     * reciprocals[i] instead of dividing. */
     void (*quantize_scaled)(const fpqi_params *p, const float *x, const float *scales,
-                            size_t n, unsigned flags, uint8_t *codes);
+                            const float *reciprocals, size_t n, unsigned flags, uint8_t *codes);
     void (*dequantize_scaled)(const fpqi_params *p, const uint8_t *codes, const float *scales,
                               size_t n, unsigned flags, float *y);
     void (*fake_quantize_scaled)(const fpqi_params *p, const float *x, const float *scales,
-                                 size_t n, unsigned flags, float *y);
+                                 const float *reciprocals, size_t n, unsigned flags, float *y);
 } fpqi_kernels;
 
 /* SIMD backends are built where the compiler can target them per function; FPQ_NO_SIMD

@@ -395,20 +395,39 @@ static int overlap(const void *a, size_t a_len, const void *b, size_t b_len)
     return pa < pb + b_len && pb < pa + a_len;
 }
 
-/* One scale per element of [c, c + n) of row r, for per-column and per-block tensors. */
-static void spread_scales(const tensor_call *tc, size_t r, size_t c, size_t n, float *out)
+/* The exact reciprocal of an E8M0 scale 2^(c - 127): 2^(127 - c), NaN for NaN. */
+static float e8m0_reciprocal(float s)
+{
+    uint32_t u = fpqi_f2u(s);
+    if (u > 0x7f800000u)
+        return s;
+    if (u == 0x00400000u || u == 0x7f000000u) /* 2^-127 <-> 2^127: one side subnormal */
+        return u == 0x00400000u ? 0x1p127f : 0x1p-127f;
+    return fpqi_u2f((254u << 23) - u);
+}
+
+/* One scale per element of [c, c + n) of row r, for per-column and per-block tensors; for
+ * E8M0 scales also their exact reciprocals (the kernels then multiply). */
+static void spread_scales(const tensor_call *tc, size_t r, size_t c, size_t n, float *out,
+                          float *recip)
 {
     size_t j = 0;
-    if (tc->sh.granularity == FPQ_PER_COLUMN) {
-        for (; j < n; j++)
-            out[j] = scale_at(&tc->v, c + j);
-        return;
-    }
+    int e8m0 = tc->v.encoding == FPQ_SCALE_E8M0;
     while (j < n) {
-        size_t k = (size_t)tc->sh.block_size, b = (c + j) / k, end = (b + 1) * k - c;
-        float s = scale_at(&tc->v, r * tc->sh.blocks_per_row + b);
-        for (end = end < n ? end : n; j < end; j++)
+        size_t end = j + 1;
+        float s, inv;
+        if (tc->sh.granularity == FPQ_PER_COLUMN) {
+            s = scale_at(&tc->v, c + j);
+        } else {
+            size_t k = (size_t)tc->sh.block_size, b = (c + j) / k;
+            s = scale_at(&tc->v, r * tc->sh.blocks_per_row + b);
+            end = (b + 1) * k - c < n ? (b + 1) * k - c : n;
+        }
+        inv = e8m0 ? e8m0_reciprocal(s) : 0.0f;
+        for (; j < end; j++) {
             out[j] = s;
+            recip[j] = inv;
+        }
     }
 }
 
@@ -417,7 +436,8 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
     const fpqi_kernels *k = tc->k;
     const fpqi_params *p = &tc->p;
     const shape *sh = &tc->sh;
-    float xbuf[CHUNK], sbuf[CHUNK], s = 0.0f;
+    float xbuf[CHUNK], sbuf[CHUNK], rbuf[CHUNK], s = 0.0f;
+    const float *recip = tc->v.encoding == FPQ_SCALE_E8M0 ? rbuf : NULL;
     size_t code_off = r * tc->row_bytes + ((tc->flags & FPQ_UNPACKED) ? c : (c / 8) * (size_t)p->bits);
     char *y = (char *)tc->out + (r * sh->stride + c) * sh->elem_size;
     float *yf = sh->elem_type == FPQ_FLOAT32 ? (float *)(void *)y : xbuf;
@@ -426,7 +446,7 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
     if (uniform)
         s = scale_at(&tc->v, sh->granularity == FPQ_PER_TENSOR ? 0 : r);
     else
-        spread_scales(tc, r, c, n, sbuf);
+        spread_scales(tc, r, c, n, sbuf, rbuf);
     switch (tc->op) {
     case T_QUANTIZE: {
         const float *x = row_run(sh, tc->in, r, c, n, xbuf);
@@ -434,7 +454,7 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
         if (uniform)
             k->quantize(p, x, 0, n, s, tc->flags, codes);
         else
-            k->quantize_scaled(p, x, sbuf, n, tc->flags, codes);
+            k->quantize_scaled(p, x, sbuf, recip, n, tc->flags, codes);
         return;
     }
     case T_DEQUANTIZE: {
@@ -450,7 +470,7 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
         if (uniform)
             k->fake_quantize(p, x, 0, n, s, tc->flags, yf);
         else
-            k->fake_quantize_scaled(p, x, sbuf, n, tc->flags, yf);
+            k->fake_quantize_scaled(p, x, sbuf, recip, n, tc->flags, yf);
         break;
     }
     }

@@ -281,6 +281,58 @@ static void test_mx_blocks_give_the_hand_worked_answers(void)
     CHECK(codes[3] == 0x78); /* 256 = 1.0 * 2^8 in e4m3fn */
 }
 
+/* Caller-supplied E8M0 scales across the whole range, NaN included, against the model. */
+static void test_e8m0_scales_over_their_whole_range_match_the_model(void)
+{
+    static const uint8_t codes_used[] = {0, 1, 2, 100, 126, 127, 128, 200, 253, 254, 0xff};
+    enum { NB = sizeof codes_used, K = 8 };
+    float x[NB * K], y[NB * K], z[NB * K];
+    uint8_t scales[NB], codes[NB * K];
+    fpq_format f;
+    fpq_tensor t;
+    fpq_scales s;
+    uint64_t rng = 77;
+    size_t i;
+    const char *backend;
+    int bi;
+
+    memset(&t, 0, sizeof t);
+    t.struct_size = sizeof t;
+    t.rows = 1;
+    t.cols = t.row_stride = NB * K;
+    t.elem_type = FPQ_FLOAT32;
+    t.granularity = FPQ_PER_BLOCK;
+    t.block_size = K;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    s.encoding = FPQ_SCALE_E8M0;
+    s.data = scales;
+    s.count = NB;
+    memcpy(scales, codes_used, NB);
+    for (i = 0; i < NB * K; i++)
+        x[i] = fpqt_rand_float_bits(&rng);
+    CHECK(fpq_format_from_name("float8_e5m2", &f) == FPQ_OK);
+    for (bi = 0; (backend = fpq_backend_at(bi)) != NULL; bi++) {
+        if (!fpq_backend_available(backend))
+            continue;
+        CHECK(fpq_set_backend(backend) == FPQ_OK);
+        CHECK(fpq_tensor_quantize(&f, &t, x, &s, FPQ_UNPACKED, codes, sizeof codes) == FPQ_OK);
+        CHECK(fpq_tensor_dequantize(&f, &t, codes, sizeof codes, &s, FPQ_UNPACKED, y) ==
+              FPQ_OK);
+        CHECK(fpq_tensor_fake_quantize(&f, &t, x, &s, 0, z) == FPQ_OK);
+        for (i = 0; i < NB * K; i++) {
+            float scale = model_scale(&s, i / K);
+            uint8_t want = model_code(&f, x[i], scale, 0);
+            uint32_t yw = model_deq_bits(&t, &f, want, scale);
+            CHECKF(codes[i] == want && (fpqt_f2u(y[i]) == yw || (isnan(y[i]) && isnan(fpqt_u2f(yw)))) &&
+                       !memcmp(&y[i], &z[i], 4),
+                   "%s: scale code %u, x=%a: code %#x want %#x", backend, scales[i / K],
+                   (double)x[i], codes[i], want);
+        }
+    }
+    CHECK(fpq_set_backend("auto") == FPQ_OK);
+}
+
 static void test_nvfp4_round_trip_stays_within_the_recipe_bound(void)
 {
     enum { R = 16, C = 256 };
@@ -526,6 +578,8 @@ const fpqt_case fpqt_tensor_cases[] = {
     {"every granularity, encoding, format and type matches the model",
      test_every_granularity_encoding_format_and_type_matches_the_model},
     {"MX blocks give the hand-worked answers", test_mx_blocks_give_the_hand_worked_answers},
+    {"E8M0 scales over their whole range match the model",
+     test_e8m0_scales_over_their_whole_range_match_the_model},
     {"NVFP4 round trip stays within the recipe's bound",
      test_nvfp4_round_trip_stays_within_the_recipe_bound},
     {"float16 and bfloat16 conversions round to nearest even",

@@ -96,9 +96,15 @@ static void fake_quantize_scalar(const fpqi_params *params, const float *x, size
     }
 }
 
+/* The quotient of element i by its scale: see the reciprocals contract in fpq_internal.h. */
+static float quotient(const float *x, const float *scales, const float *reciprocals, size_t i)
+{
+    return reciprocals ? x[i] * reciprocals[i] : x[i] / scales[i];
+}
+
 static void quantize_scaled_scalar(const fpqi_params *params, const float *x,
-                                   const float *scales, size_t n, unsigned flags,
-                                   uint8_t *codes)
+                                   const float *scales, const float *reciprocals, size_t n,
+                                   unsigned flags, uint8_t *codes)
 {
     const fpqi_params local = *params, *p = &local;
     uint8_t block[BLOCK];
@@ -108,7 +114,8 @@ static void quantize_scaled_scalar(const fpqi_params *params, const float *x,
         size_t count = n - i < BLOCK ? n - i : BLOCK;
         uint8_t *dst = (flags & FPQ_UNPACKED) ? codes + i : block;
         for (j = 0; j < count; j++)
-            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(x[i + j] / scales[i + j]), flags);
+            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(quotient(x, scales, reciprocals, i + j)),
+                                          flags);
         if (!(flags & FPQ_UNPACKED))
             fpqi_pack(block, count, p->bits, i, codes);
     }
@@ -133,13 +140,14 @@ static void dequantize_scaled_scalar(const fpqi_params *p, const uint8_t *codes,
 }
 
 static void fake_quantize_scaled_scalar(const fpqi_params *params, const float *x,
-                                        const float *scales, size_t n, unsigned flags, float *y)
+                                        const float *scales, const float *reciprocals, size_t n,
+                                        unsigned flags, float *y)
 {
     const fpqi_params local = *params, *p = &local;
     size_t i;
 
     for (i = 0; i < n; i++) {
-        uint32_t code = fpqi_encode(p, fpqi_f2u(x[i] / scales[i]), flags);
+        uint32_t code = fpqi_encode(p, fpqi_f2u(quotient(x, scales, reciprocals, i)), flags);
         y[i] = fpqi_u2f(fpqi_decode(p, code)) * scales[i];
     }
 }

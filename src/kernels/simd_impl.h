@@ -237,11 +237,25 @@ SIMD_FN void simd_fake_quantize(const fpqi_params *params, const float *x, size_
         y[i] = lut[fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i])), flags)];
 }
 
-/* Scale per element: a division by the loaded scales; decoding through a table of values
- * (scale 1, so entries are exact) times the loaded scales, the same product as scalar's. */
+/* Scale per element: a division by the loaded scales, or a multiply by exact reciprocals;
+ * decoding through a table of values (scale 1, so its entries are exact) times the loaded
+ * scales, the same product as scalar's. */
+SIMD_STEP vf scaled_quotient(const float *x, const float *scales, const float *reciprocals,
+                             size_t i)
+{
+    return reciprocals ? vf_mul(vf_load(x + i), vf_load(reciprocals + i))
+                       : vf_div(vf_load(x + i), vf_load(scales + i));
+}
+
+SIMD_STEP float scaled_quotient1(const float *x, const float *scales, const float *reciprocals,
+                                 size_t i)
+{
+    return reciprocals ? x[i] * reciprocals[i] : x[i] / scales[i];
+}
+
 SIMD_FN void simd_quantize_scaled(const fpqi_params *params, const float *x,
-                                  const float *scales, size_t n, unsigned flags,
-                                  uint8_t *codes)
+                                  const float *scales, const float *reciprocals, size_t n,
+                                  unsigned flags, uint8_t *codes)
 {
     const fpqi_params local = *params, *p = &local;
     simd_encoder k;
@@ -253,16 +267,29 @@ SIMD_FN void simd_quantize_scaled(const fpqi_params *params, const float *x,
         size_t count = n - i < BLOCK ? n - i : BLOCK, packed;
         uint8_t *dst = (flags & FPQ_UNPACKED) || p->bits == 8 ? codes + i : block;
         for (j = 0; j + LANES <= count; j += LANES) {
-            vf q = vf_div(vf_load(x + i + j), vf_load(scales + i + j));
+            vf q = scaled_quotient(x, scales, reciprocals, i + j);
             vi_store_bytes(dst + j, k.common ? simd_encode(&k, q, 1) : simd_encode(&k, q, 0));
         }
         for (; j < count; j++)
-            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(x[i + j] / scales[i + j]), flags);
+            dst[j] = (uint8_t)fpqi_encode(
+                p, fpqi_f2u(scaled_quotient1(x, scales, reciprocals, i + j)), flags);
         if (dst != block)
             continue;
         packed = simd_pack(block, count, p->bits, codes + (i / 8) * (size_t)p->bits);
         fpqi_pack(block + packed, count - packed, p->bits, i + packed, codes);
     }
+}
+
+SIMD_STEP size_t dequantize_scaled_run(const float *lut, const int table, vi mask,
+                                       const uint8_t *src, const float *scales, size_t n,
+                                       float *y)
+{
+    size_t j;
+    for (j = 0; j + LANES <= n; j += LANES) {
+        vf v = vf_lookup(lut, table, vi_and(vi_load_bytes(src + j), mask));
+        vf_store(y + j, vf_mul(v, vf_load(scales + j)));
+    }
+    return j;
 }
 
 SIMD_FN void simd_dequantize_scaled(const fpqi_params *params, const uint8_t *codes,
@@ -283,9 +310,12 @@ SIMD_FN void simd_dequantize_scaled(const fpqi_params *params, const uint8_t *co
             fpqi_unpack(codes, count - done, p->bits, i + done, block + done);
             src = block;
         }
-        for (j = 0; j + LANES <= count; j += LANES) {
-            vf v = vf_lookup(lut, 8, vi_and(vi_load_bytes(src + j), mask));
-            vf_store(y + i + j, vf_mul(v, vf_load(scales + i + j)));
+        switch (table_kind(p)) {
+        case 4: j = dequantize_scaled_run(lut, 4, mask, src, scales + i, count, y + i); break;
+        case 5: j = dequantize_scaled_run(lut, 5, mask, src, scales + i, count, y + i); break;
+        case 6: j = dequantize_scaled_run(lut, 6, mask, src, scales + i, count, y + i); break;
+        case 9: j = dequantize_scaled_run(lut, 9, mask, src, scales + i, count, y + i); break;
+        default: j = dequantize_scaled_run(lut, 8, mask, src, scales + i, count, y + i); break;
         }
         for (; j < count; j++)
             y[i + j] = lut[src[j] & p->code_mask] * scales[i + j];
@@ -293,7 +323,8 @@ SIMD_FN void simd_dequantize_scaled(const fpqi_params *params, const uint8_t *co
 }
 
 SIMD_FN void simd_fake_quantize_scaled(const fpqi_params *params, const float *x,
-                                       const float *scales, size_t n, unsigned flags, float *y)
+                                       const float *scales, const float *reciprocals, size_t n,
+                                       unsigned flags, float *y)
 {
     const fpqi_params local = *params, *p = &local;
     simd_encoder k;
@@ -303,12 +334,14 @@ SIMD_FN void simd_fake_quantize_scaled(const fpqi_params *params, const float *x
     simd_encoder_init(&k, p, flags);
     fpqi_build_lut(p, 1.0f, lut);
     for (i = 0; i + LANES <= n; i += LANES) {
-        vf s = vf_load(scales + i), q = vf_div(vf_load(x + i), s);
+        vf q = scaled_quotient(x, scales, reciprocals, i);
         vi c = k.common ? simd_encode(&k, q, 1) : simd_encode(&k, q, 0);
-        vf_store(y + i, vf_mul(vf_lookup(lut, 8, c), s));
+        vf_store(y + i, vf_mul(vf_lookup(lut, 8, c), vf_load(scales + i)));
     }
     for (; i < n; i++)
-        y[i] = lut[fpqi_encode(p, fpqi_f2u(x[i] / scales[i]), flags)] * scales[i];
+        y[i] = lut[fpqi_encode(p, fpqi_f2u(scaled_quotient1(x, scales, reciprocals, i)),
+                               flags)] *
+               scales[i];
 }
 
 const fpqi_kernels SIMD_KERNELS = {
