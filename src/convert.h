@@ -1,7 +1,7 @@
 /*
  * convert.h - float16 / bfloat16 <-> float32, correctly rounded, as inline helpers.
  *
- * Widening is exact. Narrowing rounds to nearest even with the same integer add as the
+ * Widening is exact (NaNs come out quiet). Narrowing rounds to nearest even with the same integer add as the
  * encoder (fpq_round.h); float16's subnormal range rounds through one float addition, exact in
  * the default environment every public call runs in. NaNs stay NaN (quieted when narrowed).
  */
@@ -13,8 +13,8 @@
 FPQI_INLINE float fpqi_f16_to_f32(uint16_t h)
 {
     uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 31u, m = h & 0x3ffu;
-    if (e == 31)
-        return fpqi_u2f(s | 0x7f800000u | m << 13);
+    if (e == 31) /* infinities; NaNs quieted, as F16C and AArch64 conversions do */
+        return fpqi_u2f(s | 0x7f800000u | (m ? 0x00400000u : 0u) | m << 13);
     if (e == 0) {
         /* m * 2^-24, exact: an integer below 2^10 times a power of two */
         float v = (float)m * 5.9604644775390625e-8f;

@@ -82,6 +82,9 @@ typedef struct fpqi_kernels {
                               size_t n, unsigned flags, float *y);
     void (*fake_quantize_scaled)(const fpqi_params *p, const float *x, const float *scales,
                                  const float *reciprocals, size_t n, unsigned flags, float *y);
+    /* float16 / bfloat16 (elem_type) <-> float32, with convert.h's rounding. */
+    void (*widen)(int elem_type, const void *in, size_t n, float *out);
+    void (*narrow)(int elem_type, const float *in, size_t n, void *out);
 } fpqi_kernels;
 
 /* SIMD backends are built where the compiler can target them per function; FPQ_NO_SIMD

@@ -190,7 +190,7 @@ static const float *row_run(const shape *sh, const void *x, size_t r, size_t c, 
     const char *src = (const char *)x + (r * sh->stride + c) * sh->elem_size;
     if (sh->elem_type == FPQ_FLOAT32)
         return (const float *)(const void *)src;
-    fpqi_widen(sh->elem_type, src, n, buf);
+    fpqi_active_kernels()->widen(sh->elem_type, src, n, buf);
     return buf;
 }
 
@@ -475,7 +475,7 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
     }
     }
     if (yf == xbuf)
-        fpqi_narrow(sh->elem_type, xbuf, n, y);
+        k->narrow(sh->elem_type, xbuf, n, y);
 }
 
 static void run_rows(const tensor_call *tc, size_t r0, size_t r1)
@@ -608,7 +608,7 @@ int fpq_convert_to_float32(int elem_type, const void *in, size_t n, float *out)
     if (elem_type != FPQ_FLOAT16 && elem_type != FPQ_BFLOAT16)
         return FPQ_ERR_ARGUMENT;
     fpqi_fpenv_enter(&env);
-    fpqi_widen(elem_type, in, n, out);
+    fpqi_active_kernels()->widen(elem_type, in, n, out);
     fpqi_fpenv_leave(&env);
     return FPQ_OK;
 }
@@ -621,7 +621,7 @@ int fpq_convert_from_float32(int elem_type, const float *in, size_t n, void *out
     if (elem_type != FPQ_FLOAT16 && elem_type != FPQ_BFLOAT16)
         return FPQ_ERR_ARGUMENT;
     fpqi_fpenv_enter(&env);
-    fpqi_narrow(elem_type, in, n, out);
+    fpqi_active_kernels()->narrow(elem_type, in, n, out);
     fpqi_fpenv_leave(&env);
     return FPQ_OK;
 }

@@ -306,6 +306,40 @@ static void test_backends_match_scalar_in_place(void)
     for_each_simd_backend(in_place_match);
 }
 
+/* Conversions: every float16 / bfloat16 code widened, and random float32 patterns (NaN
+ * payloads, subnormals, exact ties) narrowed, give scalar's bits. */
+static void conversions_match(const char *backend)
+{
+    enum { N = 65536 };
+    static uint16_t codes[N], a16[N], b16[N];
+    static float fa[N], fb[N], src[N];
+    uint64_t rng = 31;
+    int type;
+    size_t i;
+
+    for (i = 0; i < N; i++) {
+        codes[i] = (uint16_t)i;
+        src[i] = i % 4 == 0 ? fpqt_u2f(((uint32_t)fpqt_rand(&rng) & 0xffffe000u) | 0x1000u)
+                            : fpqt_rand_float_bits(&rng);
+    }
+    for (type = FPQ_FLOAT16; type <= FPQ_BFLOAT16; type++) {
+        CHECK(fpq_set_backend("scalar") == FPQ_OK);
+        CHECK(fpq_convert_to_float32(type, codes, N, fa) == FPQ_OK);
+        CHECK(fpq_convert_from_float32(type, src, N - 3, a16) == FPQ_OK);
+        CHECK(fpq_set_backend(backend) == FPQ_OK);
+        CHECK(fpq_convert_to_float32(type, codes, N, fb) == FPQ_OK);
+        CHECK(fpq_convert_from_float32(type, src, N - 3, b16) == FPQ_OK);
+        CHECKF(!memcmp(fa, fb, sizeof fa), "%s: widening type %d", backend, type);
+        CHECKF(!memcmp(a16, b16, (N - 3) * 2), "%s: narrowing type %d", backend, type);
+    }
+    CHECK(fpq_set_backend("auto") == FPQ_OK);
+}
+
+static void test_backends_convert_float16_and_bfloat16_like_scalar(void)
+{
+    for_each_simd_backend(conversions_match);
+}
+
 static void test_thread_counts_give_identical_bytes(void)
 {
     enum { N = (1 << 19) + 333 };
@@ -389,6 +423,8 @@ const fpqt_case fpqt_backend_cases[] = {
     {"backends match scalar at every byte offset",
      test_backends_match_scalar_at_every_byte_offset},
     {"backends match scalar in place", test_backends_match_scalar_in_place},
+    {"backends convert float16 and bfloat16 like scalar",
+     test_backends_convert_float16_and_bfloat16_like_scalar},
     {"thread counts give identical bytes", test_thread_counts_give_identical_bytes},
     {NULL, NULL},
 };

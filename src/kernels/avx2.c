@@ -152,6 +152,51 @@ PRIM size_t simd_unpack(const uint8_t *in, size_t count, int bits, uint8_t *code
     return i;
 }
 
+/* float16 with F16C (exact widening; narrowing rounds to nearest even and quiets NaNs as
+ * convert.h does); bfloat16 with integer shifts and the rounding add. */
+PRIM size_t convert_widen(int elem_type, const uint16_t *in, size_t n, float *out)
+{
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+        if (elem_type == FPQ_FLOAT16)
+            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+        else
+            _mm256_storeu_si256((__m256i *)(void *)(out + i),
+                                _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    return i;
+}
+
+PRIM size_t convert_narrow(int elem_type, const float *in, size_t n, uint16_t *out)
+{
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 f = _mm256_loadu_ps(in + i);
+        __m128i h;
+        if (elem_type == FPQ_FLOAT16) {
+            h = _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        } else {
+            __m256i u = _mm256_castps_si256(f);
+            __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+            __m256i r = _mm256_srli_epi32(
+                _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd), 16);
+            __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                             _mm256_set1_epi32(0x7f800000));
+            __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+            r = _mm256_blendv_epi8(r, q, nan);
+            /* 32-bit lanes to 16: packus works per 128-bit half, then the halves join. */
+            r = _mm256_packus_epi32(r, r);
+            h = _mm256_castsi256_si128(_mm256_permute4x64_epi64(r, 0x08));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(out + i), h);
+    }
+    return i;
+}
+
+#define SIMD_WIDEN convert_widen
+#define SIMD_NARROW convert_narrow
+
 #include "simd_impl.h"
 
 #endif /* FPQI_X86_SIMD */

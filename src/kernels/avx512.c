@@ -161,6 +161,49 @@ PRIM size_t simd_unpack(const uint8_t *in, size_t count, int bits, uint8_t *code
     return i;
 }
 
+/* float16 with F16C-style conversions (exact widening; narrowing rounds to nearest even and
+ * quiets NaNs as convert.h does); bfloat16 with integer shifts and the rounding add. */
+PRIM size_t convert_widen(int elem_type, const uint16_t *in, size_t n, float *out)
+{
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)(in + i));
+        if (elem_type == FPQ_FLOAT16)
+            _mm512_storeu_ps(out + i, _mm512_cvtph_ps(h));
+        else
+            _mm512_storeu_si512(out + i, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    return i;
+}
+
+PRIM size_t convert_narrow(int elem_type, const float *in, size_t n, uint16_t *out)
+{
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 f = _mm512_loadu_ps(in + i);
+        __m256i h;
+        if (elem_type == FPQ_FLOAT16) {
+            h = _mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        } else {
+            __m512i u = _mm512_castps_si512(f);
+            __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+            __m512i r = _mm512_srli_epi32(
+                _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd), 16);
+            __mmask16 nan = _mm512_cmpgt_epi32_mask(
+                _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                _mm512_set1_epi32(0x7f800000));
+            r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16),
+                                     _mm512_set1_epi32(0x40));
+            h = _mm512_cvtepi32_epi16(r);
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(out + i), h);
+    }
+    return i;
+}
+
+#define SIMD_WIDEN convert_widen
+#define SIMD_NARROW convert_narrow
+
 #include "simd_impl.h"
 
 #endif /* FPQI_X86_SIMD */

@@ -2,6 +2,7 @@
  * scalar.c - the reference kernels: one element at a time through fpq_round.h.
  * Every other backend is tested bit for bit against these loops.
  */
+#include "../convert.h"
 #include "../fpq_round.h"
 
 /* Codes are made and consumed in blocks so that packing stays a separate, simple step. */
@@ -152,6 +153,16 @@ static void fake_quantize_scaled_scalar(const fpqi_params *params, const float *
     }
 }
 
+static void widen_scalar(int elem_type, const void *in, size_t n, float *out)
+{
+    fpqi_widen(elem_type, in, n, out);
+}
+
+static void narrow_scalar(int elem_type, const float *in, size_t n, void *out)
+{
+    fpqi_narrow(elem_type, in, n, out);
+}
+
 const fpqi_kernels fpqi_kernels_scalar = {
     "scalar",
     quantize_scalar,
@@ -160,4 +171,6 @@ const fpqi_kernels fpqi_kernels_scalar = {
     quantize_scaled_scalar,
     dequantize_scaled_scalar,
     fake_quantize_scaled_scalar,
+    widen_scalar,
+    narrow_scalar,
 };

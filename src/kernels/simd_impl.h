@@ -18,6 +18,8 @@
 #  error "define the backend's primitives before including simd_impl.h"
 #endif
 
+#include "../convert.h"
+
 #define SIMD_FN static SIMD_TARGET
 /* The per-vector steps must inline into the loops: a call would spill every constant. */
 #define SIMD_STEP static inline SIMD_TARGET __attribute__((always_inline))
@@ -344,6 +346,26 @@ SIMD_FN void simd_fake_quantize_scaled(const fpqi_params *params, const float *x
                scales[i];
 }
 
+/* float16 / bfloat16 conversions: the backend's vector loop where it has one (SIMD_WIDEN,
+ * SIMD_NARROW: the converted count), the scalar helpers for the rest. */
+SIMD_FN void simd_widen(int elem_type, const void *in, size_t n, float *out)
+{
+    size_t done = 0;
+#ifdef SIMD_WIDEN
+    done = SIMD_WIDEN(elem_type, (const uint16_t *)in, n, out);
+#endif
+    fpqi_widen(elem_type, (const uint16_t *)in + done, n - done, out + done);
+}
+
+SIMD_FN void simd_narrow(int elem_type, const float *in, size_t n, void *out)
+{
+    size_t done = 0;
+#ifdef SIMD_NARROW
+    done = SIMD_NARROW(elem_type, in, n, (uint16_t *)out);
+#endif
+    fpqi_narrow(elem_type, in + done, n - done, (uint16_t *)out + done);
+}
+
 const fpqi_kernels SIMD_KERNELS = {
     SIMD_NAME,
     simd_quantize,
@@ -352,4 +374,6 @@ const fpqi_kernels SIMD_KERNELS = {
     simd_quantize_scaled,
     simd_dequantize_scaled,
     simd_fake_quantize_scaled,
+    simd_widen,
+    simd_narrow,
 };
