@@ -284,8 +284,7 @@ FPQ_API int fpq_fake_quantize(const fpq_format *fmt, const float *x, size_t n, f
  * Every element is quantized exactly as fpq_quantize would with its group's scale (float32
  * scales), so per-tensor results equal fpq_quantize on each row. float16 / bfloat16 inputs are
  * widened to float32 exactly (a float16 NaN comes out quiet, as F16C does); float16 / bfloat16
- * outputs are the float32 result rounded to
- * nearest even (NaN stays NaN, overflow gives Inf).
+ * outputs are the float32 result rounded to nearest even (NaN stays NaN, overflow gives Inf).
  * ------------------------------------------------------------------------------------------- */
 
 enum { FPQ_FLOAT32 = 1, FPQ_FLOAT16 = 2, FPQ_BFLOAT16 = 3 };
