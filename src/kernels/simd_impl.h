@@ -105,34 +105,69 @@ SIMD_STEP vf simd_divide(const fpqi_divider *d, vf x)
                                  : vf_div(x, vf_set1(d->scale));
 }
 
-/* The vector part of a range; returns how many elements it did (a multiple of LANES). */
-SIMD_STEP size_t quantize_run(const simd_encoder *k, const fpqi_divider *d, const float *x,
-                              size_t n, uint8_t *dst, const int common)
+/*
+ * The loops below serve both kinds of kernel: one scale for the range (`scales` NULL: the
+ * divider `d` for quotients, the scale folded into the lookup table) or one scale per element
+ * (`scales[i]`, and `reciprocals[i]` when they are exact: see fpq_internal.h; the table holds
+ * plain values and lookups are multiplied by the scale).
+ */
+typedef struct simd_scaling {
+    const fpqi_divider *d;
+    const float *scales, *reciprocals;
+} simd_scaling;
+
+/* `per_element` (a constant at every call, like `common` and `table` below) compiles each
+ * kind of loop without the other's tests. */
+SIMD_STEP vf quotient_vec(const simd_scaling *sc, const float *x, size_t i, const int per_element)
+{
+    if (!per_element)
+        return simd_divide(sc->d, vf_load(x + i));
+    return sc->reciprocals ? vf_mul(vf_load(x + i), vf_load(sc->reciprocals + i))
+                           : vf_div(vf_load(x + i), vf_load(sc->scales + i));
+}
+
+FPQI_INLINE float quotient_one(const simd_scaling *sc, const float *x, size_t i)
+{
+    if (!sc->scales)
+        return fpqi_divide(sc->d, x[i]);
+    return sc->reciprocals ? x[i] * sc->reciprocals[i] : x[i] / sc->scales[i];
+}
+
+/* The vector part of elements [i, i + n); returns how many it did (a multiple of LANES). */
+SIMD_STEP size_t quantize_run(const simd_encoder *k, const simd_scaling *sc, const float *x,
+                              size_t i, size_t n, uint8_t *dst, const int common,
+                              const int per_element)
 {
     size_t j;
     for (j = 0; j + LANES <= n; j += LANES)
-        vi_store_bytes(dst + j, simd_encode(k, simd_divide(d, vf_load(x + j)), common));
+        vi_store_bytes(dst + j,
+                       simd_encode(k, quotient_vec(sc, x, i + j, per_element), common));
     return j;
 }
 
 /* `table` is a constant at every call: the lookup compiles to one kind of permute or gather. */
-SIMD_STEP size_t fake_quantize_run(const simd_encoder *k, const fpqi_divider *d,
-                                   const float *lut, const int table, const float *x, size_t n,
-                                   float *y, const int common)
+SIMD_STEP size_t fake_quantize_run(const simd_encoder *k, const simd_scaling *sc,
+                                   const float *lut, const int table, const float *x, size_t i,
+                                   size_t n, float *y, const int common, const int per_element)
 {
     size_t j;
-    for (j = 0; j + LANES <= n; j += LANES)
-        vf_store(y + j, vf_lookup(lut, table, simd_encode(k, simd_divide(d, vf_load(x + j)),
-                                                          common)));
+    for (j = 0; j + LANES <= n; j += LANES) {
+        vf q = quotient_vec(sc, x, i + j, per_element);
+        vf v = vf_lookup(lut, table, simd_encode(k, q, common));
+        vf_store(y + i + j, per_element ? vf_mul(v, vf_load(sc->scales + i + j)) : v);
+    }
     return j;
 }
 
 SIMD_STEP size_t dequantize_run(const float *lut, const int table, vi mask, const uint8_t *src,
-                                size_t n, float *y)
+                                const float *scales, size_t i, size_t n, float *y,
+                                const int per_element)
 {
     size_t j;
-    for (j = 0; j + LANES <= n; j += LANES)
-        vf_store(y + j, vf_lookup(lut, table, vi_and(vi_load_bytes(src + j), mask)));
+    for (j = 0; j + LANES <= n; j += LANES) {
+        vf v = vf_lookup(lut, table, vi_and(vi_load_bytes(src + j), mask));
+        vf_store(y + i + j, per_element ? vf_mul(v, vf_load(scales + i + j)) : v);
+    }
     return j;
 }
 
@@ -149,24 +184,25 @@ FPQI_INLINE int table_kind(const fpqi_params *p)
 
 #define BLOCK 256
 
-SIMD_FN void simd_quantize(const fpqi_params *params, const float *x, size_t begin,
-                           size_t end, float scale, unsigned flags, uint8_t *codes)
+SIMD_FN void quantize_any(const fpqi_params *p, const float *x, size_t begin, size_t end,
+                          const simd_scaling *sc, unsigned flags, uint8_t *codes)
 {
-    /* Local copies: stores through the output pointers may not alias them. */
-    const fpqi_params local = *params, *p = &local;
-    fpqi_divider d = fpqi_divider_make(scale);
     simd_encoder k;
     uint8_t block[BLOCK];
     size_t i, j;
 
     simd_encoder_init(&k, p, flags);
     for (i = begin; i < end; i += BLOCK) {
-        size_t count = end - i < BLOCK ? end - i : BLOCK, packed = 0;
+        size_t count = end - i < BLOCK ? end - i : BLOCK, packed;
         uint8_t *dst = (flags & FPQ_UNPACKED) || p->bits == 8 ? codes + i : block;
-        j = k.common ? quantize_run(&k, &d, x + i, count, dst, 1)
-                     : quantize_run(&k, &d, x + i, count, dst, 0);
+        if (sc->scales)
+            j = k.common ? quantize_run(&k, sc, x, i, count, dst, 1, 1)
+                         : quantize_run(&k, sc, x, i, count, dst, 0, 1);
+        else
+            j = k.common ? quantize_run(&k, sc, x, i, count, dst, 1, 0)
+                         : quantize_run(&k, sc, x, i, count, dst, 0, 0);
         for (; j < count; j++)
-            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i + j])), flags);
+            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(quotient_one(sc, x, i + j)), flags);
         if (dst != block)
             continue;
         packed = simd_pack(block, count, p->bits, codes + (i / 8) * (size_t)p->bits);
@@ -174,20 +210,15 @@ SIMD_FN void simd_quantize(const fpqi_params *params, const float *x, size_t beg
     }
 }
 
-SIMD_FN void simd_dequantize(const fpqi_params *params, const uint8_t *codes, size_t begin,
-                             size_t end, float scale, unsigned flags, float *y)
+/* y = lut[code], times scales[i] when given. */
+SIMD_FN void dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t begin,
+                            size_t end, const float *lut, const float *scales, unsigned flags,
+                            float *y)
 {
-    const fpqi_params local = *params, *p = &local;
     const vi mask = vi_set1((int32_t)p->code_mask);
-    float lut[256];
     uint8_t block[BLOCK];
     size_t i, j;
 
-    if (end - begin < ((size_t)1 << p->bits)) {
-        fpqi_kernels_scalar.dequantize(p, codes, begin, end, scale, flags, y);
-        return;
-    }
-    fpqi_build_lut(p, scale, lut);
     for (i = begin; i < end; i += BLOCK) {
         size_t count = end - i < BLOCK ? end - i : BLOCK, done;
         const uint8_t *src = codes + i;
@@ -196,154 +227,120 @@ SIMD_FN void simd_dequantize(const fpqi_params *params, const uint8_t *codes, si
             fpqi_unpack(codes, count - done, p->bits, i + done, block + done);
             src = block;
         }
+#define DEQUANTIZE_RUN(table) (scales ? dequantize_run(lut, table, mask, src, scales, i, count, y, 1) \
+                                    : dequantize_run(lut, table, mask, src, scales, i, count, y, 0))
         switch (table_kind(p)) {
-        case 4: j = dequantize_run(lut, 4, mask, src, count, y + i); break;
-        case 5: j = dequantize_run(lut, 5, mask, src, count, y + i); break;
-        case 6: j = dequantize_run(lut, 6, mask, src, count, y + i); break;
-        case 9: j = dequantize_run(lut, 9, mask, src, count, y + i); break;
-        default: j = dequantize_run(lut, 8, mask, src, count, y + i); break;
+        case 4: j = DEQUANTIZE_RUN(4); break;
+        case 5: j = DEQUANTIZE_RUN(5); break;
+        case 6: j = DEQUANTIZE_RUN(6); break;
+        case 9: j = DEQUANTIZE_RUN(9); break;
+        default: j = DEQUANTIZE_RUN(8); break;
         }
+#undef DEQUANTIZE_RUN
         for (; j < count; j++)
-            y[i + j] = lut[src[j] & p->code_mask];
+            y[i + j] = scales ? lut[src[j] & p->code_mask] * scales[i + j]
+                              : lut[src[j] & p->code_mask];
     }
+}
+
+SIMD_FN void fake_quantize_any(const fpqi_params *p, const float *x, size_t begin, size_t end,
+                               const float *lut, const simd_scaling *sc, unsigned flags,
+                               float *y)
+{
+    simd_encoder k;
+    size_t i, n = end - begin;
+
+    simd_encoder_init(&k, p, flags);
+#define FAKE_RUN(table, pe) \
+    (k.common ? fake_quantize_run(&k, sc, lut, table, x, begin, n, y, 1, pe) \
+              : fake_quantize_run(&k, sc, lut, table, x, begin, n, y, 0, pe))
+#define FAKE_RUNS(pe)                                                                       \
+    switch (table_kind(p)) {                                                                \
+    case 4: i = FAKE_RUN(4, pe); break;                                                     \
+    case 5: i = FAKE_RUN(5, pe); break;                                                     \
+    case 6: i = FAKE_RUN(6, pe); break;                                                     \
+    case 9: i = FAKE_RUN(9, pe); break;                                                     \
+    default: i = FAKE_RUN(8, pe); break;                                                    \
+    }
+    if (sc->scales) {
+        FAKE_RUNS(1)
+    } else {
+        FAKE_RUNS(0)
+    }
+#undef FAKE_RUNS
+#undef FAKE_RUN
+    for (i += begin; i < end; i++) {
+        float v = lut[fpqi_encode(p, fpqi_f2u(quotient_one(sc, x, i)), flags)];
+        y[i] = sc->scales ? v * sc->scales[i] : v;
+    }
+}
+
+/* The table entry points. Local copies of the parameters: stores through the output pointers
+ * may not alias them. Ranges shorter than the table take the scalar loops. */
+SIMD_FN void simd_quantize(const fpqi_params *params, const float *x, size_t begin,
+                           size_t end, float scale, unsigned flags, uint8_t *codes)
+{
+    const fpqi_params local = *params;
+    fpqi_divider d = fpqi_divider_make(scale);
+    simd_scaling sc = {&d, NULL, NULL};
+    quantize_any(&local, x, begin, end, &sc, flags, codes);
+}
+
+SIMD_FN void simd_dequantize(const fpqi_params *params, const uint8_t *codes, size_t begin,
+                             size_t end, float scale, unsigned flags, float *y)
+{
+    const fpqi_params local = *params;
+    float lut[256];
+    if (end - begin < ((size_t)1 << local.bits)) {
+        fpqi_kernels_scalar.dequantize(&local, codes, begin, end, scale, flags, y);
+        return;
+    }
+    fpqi_build_lut(&local, scale, lut);
+    dequantize_any(&local, codes, begin, end, lut, NULL, flags, y);
 }
 
 SIMD_FN void simd_fake_quantize(const fpqi_params *params, const float *x, size_t begin,
                                 size_t end, float scale, unsigned flags, float *y)
 {
-    const fpqi_params local = *params, *p = &local;
+    const fpqi_params local = *params;
     fpqi_divider d = fpqi_divider_make(scale);
-    simd_encoder k;
+    simd_scaling sc = {&d, NULL, NULL};
     float lut[256];
-    size_t i, n = end - begin;
-
-    if (n < ((size_t)1 << p->bits)) {
-        fpqi_kernels_scalar.fake_quantize(p, x, begin, end, scale, flags, y);
+    if (end - begin < ((size_t)1 << local.bits)) {
+        fpqi_kernels_scalar.fake_quantize(&local, x, begin, end, scale, flags, y);
         return;
     }
-    simd_encoder_init(&k, p, flags);
-    fpqi_build_lut(p, scale, lut);
-    x += begin;
-    y += begin;
-#define FAKE_RUN(table) (k.common ? fake_quantize_run(&k, &d, lut, table, x, n, y, 1) \
-                                  : fake_quantize_run(&k, &d, lut, table, x, n, y, 0))
-    switch (table_kind(p)) {
-    case 4: i = FAKE_RUN(4); break;
-    case 5: i = FAKE_RUN(5); break;
-    case 6: i = FAKE_RUN(6); break;
-    case 9: i = FAKE_RUN(9); break;
-    default: i = FAKE_RUN(8); break;
-    }
-#undef FAKE_RUN
-    for (; i < n; i++)
-        y[i] = lut[fpqi_encode(p, fpqi_f2u(fpqi_divide(&d, x[i])), flags)];
-}
-
-/* Scale per element: a division by the loaded scales, or a multiply by exact reciprocals;
- * decoding through a table of values (scale 1, so its entries are exact) times the loaded
- * scales, the same product as scalar's. */
-SIMD_STEP vf scaled_quotient(const float *x, const float *scales, const float *reciprocals,
-                             size_t i)
-{
-    return reciprocals ? vf_mul(vf_load(x + i), vf_load(reciprocals + i))
-                       : vf_div(vf_load(x + i), vf_load(scales + i));
-}
-
-SIMD_STEP float scaled_quotient1(const float *x, const float *scales, const float *reciprocals,
-                                 size_t i)
-{
-    return reciprocals ? x[i] * reciprocals[i] : x[i] / scales[i];
+    fpqi_build_lut(&local, scale, lut);
+    fake_quantize_any(&local, x, begin, end, lut, &sc, flags, y);
 }
 
 SIMD_FN void simd_quantize_scaled(const fpqi_params *params, const float *x,
                                   const float *scales, const float *reciprocals, size_t n,
                                   unsigned flags, uint8_t *codes)
 {
-    const fpqi_params local = *params, *p = &local;
-    simd_encoder k;
-    uint8_t block[BLOCK];
-    size_t i, j;
-
-    simd_encoder_init(&k, p, flags);
-    for (i = 0; i < n; i += BLOCK) {
-        size_t count = n - i < BLOCK ? n - i : BLOCK, packed;
-        uint8_t *dst = (flags & FPQ_UNPACKED) || p->bits == 8 ? codes + i : block;
-        for (j = 0; j + LANES <= count; j += LANES) {
-            vf q = scaled_quotient(x, scales, reciprocals, i + j);
-            vi_store_bytes(dst + j, k.common ? simd_encode(&k, q, 1) : simd_encode(&k, q, 0));
-        }
-        for (; j < count; j++)
-            dst[j] = (uint8_t)fpqi_encode(
-                p, fpqi_f2u(scaled_quotient1(x, scales, reciprocals, i + j)), flags);
-        if (dst != block)
-            continue;
-        packed = simd_pack(block, count, p->bits, codes + (i / 8) * (size_t)p->bits);
-        fpqi_pack(block + packed, count - packed, p->bits, i + packed, codes);
-    }
-}
-
-SIMD_STEP size_t dequantize_scaled_run(const float *lut, const int table, vi mask,
-                                       const uint8_t *src, const float *scales, size_t n,
-                                       float *y)
-{
-    size_t j;
-    for (j = 0; j + LANES <= n; j += LANES) {
-        vf v = vf_lookup(lut, table, vi_and(vi_load_bytes(src + j), mask));
-        vf_store(y + j, vf_mul(v, vf_load(scales + j)));
-    }
-    return j;
+    const fpqi_params local = *params;
+    simd_scaling sc = {NULL, scales, reciprocals};
+    quantize_any(&local, x, 0, n, &sc, flags, codes);
 }
 
 SIMD_FN void simd_dequantize_scaled(const fpqi_params *params, const uint8_t *codes,
                                     const float *scales, size_t n, unsigned flags, float *y)
 {
-    const fpqi_params local = *params, *p = &local;
-    const vi mask = vi_set1((int32_t)p->code_mask);
+    const fpqi_params local = *params;
     float lut[256];
-    uint8_t block[BLOCK];
-    size_t i, j;
-
-    fpqi_build_lut(p, 1.0f, lut);
-    for (i = 0; i < n; i += BLOCK) {
-        size_t count = n - i < BLOCK ? n - i : BLOCK, done;
-        const uint8_t *src = codes + i;
-        if (!(flags & FPQ_UNPACKED) && p->bits != 8) {
-            done = simd_unpack(codes + (i / 8) * (size_t)p->bits, count, p->bits, block);
-            fpqi_unpack(codes, count - done, p->bits, i + done, block + done);
-            src = block;
-        }
-        switch (table_kind(p)) {
-        case 4: j = dequantize_scaled_run(lut, 4, mask, src, scales + i, count, y + i); break;
-        case 5: j = dequantize_scaled_run(lut, 5, mask, src, scales + i, count, y + i); break;
-        case 6: j = dequantize_scaled_run(lut, 6, mask, src, scales + i, count, y + i); break;
-        case 9: j = dequantize_scaled_run(lut, 9, mask, src, scales + i, count, y + i); break;
-        default: j = dequantize_scaled_run(lut, 8, mask, src, scales + i, count, y + i); break;
-        }
-        for (; j < count; j++)
-            y[i + j] = lut[src[j] & p->code_mask] * scales[i + j];
-    }
+    fpqi_build_lut(&local, 1.0f, lut);
+    dequantize_any(&local, codes, 0, n, lut, scales, flags, y);
 }
 
 SIMD_FN void simd_fake_quantize_scaled(const fpqi_params *params, const float *x,
                                        const float *scales, const float *reciprocals, size_t n,
                                        unsigned flags, float *y)
 {
-    const fpqi_params local = *params, *p = &local;
-    simd_encoder k;
+    const fpqi_params local = *params;
+    simd_scaling sc = {NULL, scales, reciprocals};
     float lut[256];
-    size_t i;
-
-    simd_encoder_init(&k, p, flags);
-    fpqi_build_lut(p, 1.0f, lut);
-    for (i = 0; i + LANES <= n; i += LANES) {
-        vf q = scaled_quotient(x, scales, reciprocals, i);
-        vi c = k.common ? simd_encode(&k, q, 1) : simd_encode(&k, q, 0);
-        vf_store(y + i, vf_mul(vf_lookup(lut, 8, c), vf_load(scales + i)));
-    }
-    for (; i < n; i++)
-        y[i] = lut[fpqi_encode(p, fpqi_f2u(scaled_quotient1(x, scales, reciprocals, i)),
-                               flags)] *
-               scales[i];
+    fpqi_build_lut(&local, 1.0f, lut);
+    fake_quantize_any(&local, x, 0, n, lut, &sc, flags, y);
 }
 
 /* float16 / bfloat16 conversions: the backend's vector loop where it has one (SIMD_WIDEN,
