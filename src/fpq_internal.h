@@ -71,17 +71,19 @@ typedef struct fpqi_kernels {
                        float scale, unsigned flags, float *y);
     void (*fake_quantize)(const fpqi_params *p, const float *x, size_t begin, size_t end,
                           float scale, unsigned flags, float *y);
-    /* The same with one scale per element, scales[i] for element i (per-column and per-block
-     * scales of a tensor row); scales may be NaN (an MX NaN scale). With `exact_reciprocals`
-     * the caller guarantees every scale is a power of two whose reciprocal is a float32 (E8M0
-     * scales), so x * (1 / s) gives the bits of x / s and the kernels may multiply by
-     * reciprocals[i] instead of dividing. */
-    void (*quantize_scaled)(const fpqi_params *p, const float *x, const float *scales,
-                            const float *reciprocals, size_t n, unsigned flags, uint8_t *codes);
-    void (*dequantize_scaled)(const fpqi_params *p, const uint8_t *codes, const float *scales,
-                              size_t n, unsigned flags, float *y);
-    void (*fake_quantize_scaled)(const fpqi_params *p, const float *x, const float *scales,
-                                 const float *reciprocals, size_t n, unsigned flags, float *y);
+    /* The same with a scale per group of 2^group_shift consecutive elements: element i has
+     * scales[i >> group_shift] (per-column scales: shift 0; blocks of k: log2 k). Groups
+     * start at element 0. Scales may be NaN (an MX NaN scale). With `reciprocals` not NULL
+     * the caller guarantees every scale is a power of two whose reciprocal is a float32
+     * (E8M0), so x * reciprocals[g] gives the bits of x / scales[g] and kernels may multiply. */
+    void (*quantize_grouped)(const fpqi_params *p, const float *x, const float *scales,
+                             const float *reciprocals, int group_shift, size_t n,
+                             unsigned flags, uint8_t *codes);
+    void (*dequantize_grouped)(const fpqi_params *p, const uint8_t *codes, const float *scales,
+                               int group_shift, size_t n, unsigned flags, float *y);
+    void (*fake_quantize_grouped)(const fpqi_params *p, const float *x, const float *scales,
+                                  const float *reciprocals, int group_shift, size_t n,
+                                  unsigned flags, float *y);
     /* float16 / bfloat16 (elem_type) <-> float32, with convert.h's rounding. */
     void (*widen)(int elem_type, const void *in, size_t n, float *out);
     void (*narrow)(int elem_type, const float *in, size_t n, void *out);

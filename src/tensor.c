@@ -27,7 +27,7 @@
 /* A validated tensor description. */
 typedef struct shape {
     size_t rows, cols, stride, elem_size, blocks_per_row, num_scales;
-    int elem_type, granularity, block_size;
+    int elem_type, granularity, block_size, block_shift;
 } shape;
 
 static int is_pow2_block(int k)
@@ -59,6 +59,10 @@ static int check_shape(const fpq_tensor *t, shape *sh)
     sh->elem_type = t->elem_type;
     sh->granularity = t->granularity;
     sh->block_size = t->block_size;
+    sh->block_shift = 0;
+    if (t->granularity == FPQ_PER_BLOCK) /* validated: a power of two up to 1024 */
+        while ((1 << sh->block_shift) < t->block_size)
+            sh->block_shift++;
     sh->blocks_per_row = (t->cols + (size_t)t->block_size - 1) / (size_t)(t->block_size | 1);
     switch (t->granularity) {
     case FPQ_PER_TENSOR: sh->num_scales = 1; break;
@@ -114,7 +118,16 @@ typedef struct scale_view {
     const uint8_t *codes;
     float tensor_scale;
     fpqi_params e4m3;
+    float e4m3_scale[256]; /* E4M3: tensor_scale * value(code) for every code */
 } scale_view;
+
+/* The 256 group scales an E4M3 code can stand for, each the float32 product. */
+static void build_e4m3_scales(scale_view *v)
+{
+    uint32_t c;
+    for (c = 0; c < 256; c++)
+        v->e4m3_scale[c] = v->tensor_scale * fpqi_u2f(fpqi_decode(&v->e4m3, c));
+}
 
 static float scale_at(const scale_view *v, size_t i)
 {
@@ -128,7 +141,7 @@ static float scale_at(const scale_view *v, size_t i)
             return fpqi_u2f(0x7fc00000u);
         return fpqi_u2f(c ? c << 23 : 0x00400000u); /* 2^(c - 127); code 0 is 2^-127 */
     default:
-        return v->tensor_scale * fpqi_u2f(fpqi_decode(&v->e4m3, v->codes[i]));
+        return v->e4m3_scale[v->codes[i]];
     }
 }
 
@@ -152,8 +165,20 @@ static int check_scales(const fpq_scales *s, const shape *sh, scale_view *v, int
     v->codes = (const uint8_t *)s->data;
     v->tensor_scale = s->tensor_scale;
     e4m3_params(&v->e4m3);
+    if (s->encoding == FPQ_SCALE_E4M3)
+        build_e4m3_scales(v);
     if (writing || s->encoding == FPQ_SCALE_E8M0)
         return FPQ_OK;
+    if (s->encoding == FPQ_SCALE_E4M3) {
+        /* Only 256 possible scales: mark the valid ones once. */
+        uint8_t valid[256];
+        for (i = 0; i < 256; i++)
+            valid[i] = (uint8_t)fpqi_scale_is_valid(v->e4m3_scale[i]);
+        for (i = 0; i < sh->num_scales; i++)
+            if (!valid[v->codes[i]])
+                return FPQ_ERR_SCALE;
+        return FPQ_OK;
+    }
     for (i = 0; i < sh->num_scales; i++)
         if (!fpqi_scale_is_valid(scale_at(v, i)))
             return FPQ_ERR_SCALE;
@@ -406,29 +431,32 @@ static float e8m0_reciprocal(float s)
     return fpqi_u2f((254u << 23) - u);
 }
 
-/* One scale per element of [c, c + n) of row r, for per-column and per-block tensors; for
- * E8M0 scales also their exact reciprocals (the kernels then multiply). */
-static void spread_scales(const tensor_call *tc, size_t r, size_t c, size_t n, float *out,
-                          float *recip)
+/* The group scales of elements [c, c + n) of row r of a per-column or per-block tensor, as
+ * float32: float32 scales in place, others decoded into buf (with exact reciprocals of E8M0
+ * scales in rbuf, for the kernels to multiply). c is a multiple of CHUNK, hence of the block. */
+static const float *group_scales(const tensor_call *tc, size_t r, size_t c, size_t n,
+                                 float *buf, float *rbuf, int *shift, const float **recip)
 {
-    size_t j = 0;
-    int e8m0 = tc->v.encoding == FPQ_SCALE_E8M0;
-    while (j < n) {
-        size_t end = j + 1;
-        float s, inv;
-        if (tc->sh.granularity == FPQ_PER_COLUMN) {
-            s = scale_at(&tc->v, c + j);
-        } else {
-            size_t k = (size_t)tc->sh.block_size, b = (c + j) / k;
-            s = scale_at(&tc->v, r * tc->sh.blocks_per_row + b);
-            end = (b + 1) * k - c < n ? (b + 1) * k - c : n;
-        }
-        inv = e8m0 ? e8m0_reciprocal(s) : 0.0f;
-        for (; j < end; j++) {
-            out[j] = s;
-            recip[j] = inv;
-        }
+    size_t first = c, count = n, g;
+
+    *shift = 0;
+    *recip = NULL;
+    if (tc->sh.granularity == FPQ_PER_BLOCK) {
+        size_t k = (size_t)tc->sh.block_size;
+        first = r * tc->sh.blocks_per_row + c / k;
+        count = (n + k - 1) / k;
+        *shift = tc->sh.block_shift;
     }
+    if (tc->v.encoding == FPQ_SCALE_FLOAT32)
+        return tc->v.f32 + first;
+    for (g = 0; g < count; g++)
+        buf[g] = scale_at(&tc->v, first + g);
+    if (tc->v.encoding == FPQ_SCALE_E8M0) {
+        for (g = 0; g < count; g++)
+            rbuf[g] = e8m0_reciprocal(buf[g]);
+        *recip = rbuf;
+    }
+    return buf;
 }
 
 static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
@@ -437,7 +465,8 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
     const fpqi_params *p = &tc->p;
     const shape *sh = &tc->sh;
     float xbuf[CHUNK], sbuf[CHUNK], rbuf[CHUNK], s = 0.0f;
-    const float *recip = tc->v.encoding == FPQ_SCALE_E8M0 ? rbuf : NULL;
+    const float *scales = NULL, *recip = NULL;
+    int shift = 0;
     size_t code_off = r * tc->row_bytes + ((tc->flags & FPQ_UNPACKED) ? c : (c / 8) * (size_t)p->bits);
     char *y = (char *)tc->out + (r * sh->stride + c) * sh->elem_size;
     float *yf = sh->elem_type == FPQ_FLOAT32 ? (float *)(void *)y : xbuf;
@@ -446,7 +475,7 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
     if (uniform)
         s = scale_at(&tc->v, sh->granularity == FPQ_PER_TENSOR ? 0 : r);
     else
-        spread_scales(tc, r, c, n, sbuf, rbuf);
+        scales = group_scales(tc, r, c, n, sbuf, rbuf, &shift, &recip);
     switch (tc->op) {
     case T_QUANTIZE: {
         const float *x = row_run(sh, tc->in, r, c, n, xbuf);
@@ -454,7 +483,7 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
         if (uniform)
             k->quantize(p, x, 0, n, s, tc->flags, codes);
         else
-            k->quantize_scaled(p, x, sbuf, recip, n, tc->flags, codes);
+            k->quantize_grouped(p, x, scales, recip, shift, n, tc->flags, codes);
         return;
     }
     case T_DEQUANTIZE: {
@@ -462,7 +491,7 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
         if (uniform)
             k->dequantize(p, codes, 0, n, s, tc->flags, yf);
         else
-            k->dequantize_scaled(p, codes, sbuf, n, tc->flags, yf);
+            k->dequantize_grouped(p, codes, scales, shift, n, tc->flags, yf);
         break;
     }
     default: {
@@ -470,7 +499,7 @@ static void run_chunk(const tensor_call *tc, size_t r, size_t c, size_t n)
         if (uniform)
             k->fake_quantize(p, x, 0, n, s, tc->flags, yf);
         else
-            k->fake_quantize_scaled(p, x, sbuf, recip, n, tc->flags, yf);
+            k->fake_quantize_grouped(p, x, scales, recip, shift, n, tc->flags, yf);
         break;
     }
     }
@@ -593,6 +622,8 @@ int fpq_tensor_quantize_auto(const fpq_format *fmt, const fpq_tensor *t, const v
     status = fpq_tensor_compute_scales(fmt, t, x, clip_ratio, s);
     if (status == FPQ_OK) {
         tc.v.tensor_scale = s->tensor_scale;
+        if (tc.v.encoding == FPQ_SCALE_E4M3)
+            build_e4m3_scales(&tc.v);
         run_tensor(&tc);
     }
     return status;

@@ -97,15 +97,17 @@ static void fake_quantize_scalar(const fpqi_params *params, const float *x, size
     }
 }
 
-/* The quotient of element i by its scale: see the reciprocals contract in fpq_internal.h. */
-static float quotient(const float *x, const float *scales, const float *reciprocals, size_t i)
+/* The quotient of element i by its group's scale: see the reciprocals contract in
+ * fpq_internal.h. */
+static float quotient(const float *x, const float *scales, const float *reciprocals,
+                      int shift, size_t i)
 {
-    return reciprocals ? x[i] * reciprocals[i] : x[i] / scales[i];
+    return reciprocals ? x[i] * reciprocals[i >> shift] : x[i] / scales[i >> shift];
 }
 
-static void quantize_scaled_scalar(const fpqi_params *params, const float *x,
-                                   const float *scales, const float *reciprocals, size_t n,
-                                   unsigned flags, uint8_t *codes)
+static void quantize_grouped_scalar(const fpqi_params *params, const float *x,
+                                    const float *scales, const float *reciprocals, int shift,
+                                    size_t n, unsigned flags, uint8_t *codes)
 {
     const fpqi_params local = *params, *p = &local;
     uint8_t block[BLOCK];
@@ -115,15 +117,16 @@ static void quantize_scaled_scalar(const fpqi_params *params, const float *x,
         size_t count = n - i < BLOCK ? n - i : BLOCK;
         uint8_t *dst = (flags & FPQ_UNPACKED) ? codes + i : block;
         for (j = 0; j < count; j++)
-            dst[j] = (uint8_t)fpqi_encode(p, fpqi_f2u(quotient(x, scales, reciprocals, i + j)),
-                                          flags);
+            dst[j] = (uint8_t)fpqi_encode(
+                p, fpqi_f2u(quotient(x, scales, reciprocals, shift, i + j)), flags);
         if (!(flags & FPQ_UNPACKED))
             fpqi_pack(block, count, p->bits, i, codes);
     }
 }
 
-static void dequantize_scaled_scalar(const fpqi_params *p, const uint8_t *codes,
-                                     const float *scales, size_t n, unsigned flags, float *y)
+static void dequantize_grouped_scalar(const fpqi_params *p, const uint8_t *codes,
+                                      const float *scales, int shift, size_t n, unsigned flags,
+                                      float *y)
 {
     uint8_t block[BLOCK];
     size_t i, j;
@@ -136,20 +139,21 @@ static void dequantize_scaled_scalar(const fpqi_params *p, const uint8_t *codes,
             src = block;
         }
         for (j = 0; j < count; j++)
-            y[i + j] = fpqi_u2f(fpqi_decode(p, src[j])) * scales[i + j];
+            y[i + j] = fpqi_u2f(fpqi_decode(p, src[j])) * scales[(i + j) >> shift];
     }
 }
 
-static void fake_quantize_scaled_scalar(const fpqi_params *params, const float *x,
-                                        const float *scales, const float *reciprocals, size_t n,
-                                        unsigned flags, float *y)
+static void fake_quantize_grouped_scalar(const fpqi_params *params, const float *x,
+                                         const float *scales, const float *reciprocals,
+                                         int shift, size_t n, unsigned flags, float *y)
 {
     const fpqi_params local = *params, *p = &local;
     size_t i;
 
     for (i = 0; i < n; i++) {
-        uint32_t code = fpqi_encode(p, fpqi_f2u(quotient(x, scales, reciprocals, i)), flags);
-        y[i] = fpqi_u2f(fpqi_decode(p, code)) * scales[i];
+        uint32_t code =
+            fpqi_encode(p, fpqi_f2u(quotient(x, scales, reciprocals, shift, i)), flags);
+        y[i] = fpqi_u2f(fpqi_decode(p, code)) * scales[i >> shift];
     }
 }
 
@@ -168,9 +172,9 @@ const fpqi_kernels fpqi_kernels_scalar = {
     quantize_scalar,
     dequantize_scalar,
     fake_quantize_scalar,
-    quantize_scaled_scalar,
-    dequantize_scaled_scalar,
-    fake_quantize_scaled_scalar,
+    quantize_grouped_scalar,
+    dequantize_grouped_scalar,
+    fake_quantize_grouped_scalar,
     widen_scalar,
     narrow_scalar,
 };

@@ -107,14 +107,30 @@ SIMD_STEP vf simd_divide(const fpqi_divider *d, vf x)
 
 /*
  * The loops below serve both kinds of kernel: one scale for the range (`scales` NULL: the
- * divider `d` for quotients, the scale folded into the lookup table) or one scale per element
- * (`scales[i]`, and `reciprocals[i]` when they are exact: see fpq_internal.h; the table holds
- * plain values and lookups are multiplied by the scale).
+ * divider `d` for quotients, the scale folded into the lookup table) or one scale per group
+ * of 2^shift elements (`scales[i >> shift]`, and reciprocals when they are exact: see
+ * fpq_internal.h; the table holds plain values and lookups are multiplied by the scale).
  */
 typedef struct simd_scaling {
     const fpqi_divider *d;
     const float *scales, *reciprocals;
+    int shift;
 } simd_scaling;
+
+/* The group scales of lanes [i, i + LANES), i a multiple of LANES: a load for one group per
+ * element, a broadcast when a group spans the vector, else assembled lane by lane. */
+SIMD_STEP vf group_vec(const float *s, size_t i, int shift)
+{
+    float lanes[LANES];
+    int l;
+    if (shift == 0)
+        return vf_load(s + i);
+    if ((LANES >> shift) <= 1)
+        return vf_set1(s[i >> shift]);
+    for (l = 0; l < LANES; l++)
+        lanes[l] = s[(i + (size_t)l) >> shift];
+    return vf_load(lanes);
+}
 
 /* `per_element` (a constant at every call, like `common` and `table` below) compiles each
  * kind of loop without the other's tests. */
@@ -122,15 +138,16 @@ SIMD_STEP vf quotient_vec(const simd_scaling *sc, const float *x, size_t i, cons
 {
     if (!per_element)
         return simd_divide(sc->d, vf_load(x + i));
-    return sc->reciprocals ? vf_mul(vf_load(x + i), vf_load(sc->reciprocals + i))
-                           : vf_div(vf_load(x + i), vf_load(sc->scales + i));
+    return sc->reciprocals ? vf_mul(vf_load(x + i), group_vec(sc->reciprocals, i, sc->shift))
+                           : vf_div(vf_load(x + i), group_vec(sc->scales, i, sc->shift));
 }
 
 FPQI_INLINE float quotient_one(const simd_scaling *sc, const float *x, size_t i)
 {
     if (!sc->scales)
         return fpqi_divide(sc->d, x[i]);
-    return sc->reciprocals ? x[i] * sc->reciprocals[i] : x[i] / sc->scales[i];
+    return sc->reciprocals ? x[i] * sc->reciprocals[i >> sc->shift]
+                           : x[i] / sc->scales[i >> sc->shift];
 }
 
 /* The vector part of elements [i, i + n); returns how many it did (a multiple of LANES). */
@@ -154,19 +171,19 @@ SIMD_STEP size_t fake_quantize_run(const simd_encoder *k, const simd_scaling *sc
     for (j = 0; j + LANES <= n; j += LANES) {
         vf q = quotient_vec(sc, x, i + j, per_element);
         vf v = vf_lookup(lut, table, simd_encode(k, q, common));
-        vf_store(y + i + j, per_element ? vf_mul(v, vf_load(sc->scales + i + j)) : v);
+        vf_store(y + i + j, per_element ? vf_mul(v, group_vec(sc->scales, i + j, sc->shift)) : v);
     }
     return j;
 }
 
 SIMD_STEP size_t dequantize_run(const float *lut, const int table, vi mask, const uint8_t *src,
-                                const float *scales, size_t i, size_t n, float *y,
+                                const float *scales, int shift, size_t i, size_t n, float *y,
                                 const int per_element)
 {
     size_t j;
     for (j = 0; j + LANES <= n; j += LANES) {
         vf v = vf_lookup(lut, table, vi_and(vi_load_bytes(src + j), mask));
-        vf_store(y + i + j, per_element ? vf_mul(v, vf_load(scales + i + j)) : v);
+        vf_store(y + i + j, per_element ? vf_mul(v, group_vec(scales, i + j, shift)) : v);
     }
     return j;
 }
@@ -210,10 +227,10 @@ SIMD_FN void quantize_any(const fpqi_params *p, const float *x, size_t begin, si
     }
 }
 
-/* y = lut[code], times scales[i] when given. */
+/* y = lut[code], times scales[i >> shift] when given. */
 SIMD_FN void dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t begin,
-                            size_t end, const float *lut, const float *scales, unsigned flags,
-                            float *y)
+                            size_t end, const float *lut, const float *scales, int shift,
+                            unsigned flags, float *y)
 {
     const vi mask = vi_set1((int32_t)p->code_mask);
     uint8_t block[BLOCK];
@@ -227,8 +244,9 @@ SIMD_FN void dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t b
             fpqi_unpack(codes, count - done, p->bits, i + done, block + done);
             src = block;
         }
-#define DEQUANTIZE_RUN(table) (scales ? dequantize_run(lut, table, mask, src, scales, i, count, y, 1) \
-                                    : dequantize_run(lut, table, mask, src, scales, i, count, y, 0))
+#define DEQUANTIZE_RUN(table)                                                               \
+    (scales ? dequantize_run(lut, table, mask, src, scales, shift, i, count, y, 1)          \
+            : dequantize_run(lut, table, mask, src, scales, shift, i, count, y, 0))
         switch (table_kind(p)) {
         case 4: j = DEQUANTIZE_RUN(4); break;
         case 5: j = DEQUANTIZE_RUN(5); break;
@@ -238,7 +256,7 @@ SIMD_FN void dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t b
         }
 #undef DEQUANTIZE_RUN
         for (; j < count; j++)
-            y[i + j] = scales ? lut[src[j] & p->code_mask] * scales[i + j]
+            y[i + j] = scales ? lut[src[j] & p->code_mask] * scales[(i + j) >> shift]
                               : lut[src[j] & p->code_mask];
     }
 }
@@ -271,7 +289,7 @@ SIMD_FN void fake_quantize_any(const fpqi_params *p, const float *x, size_t begi
 #undef FAKE_RUN
     for (i += begin; i < end; i++) {
         float v = lut[fpqi_encode(p, fpqi_f2u(quotient_one(sc, x, i)), flags)];
-        y[i] = sc->scales ? v * sc->scales[i] : v;
+        y[i] = sc->scales ? v * sc->scales[i >> sc->shift] : v;
     }
 }
 
@@ -282,7 +300,7 @@ SIMD_FN void simd_quantize(const fpqi_params *params, const float *x, size_t beg
 {
     const fpqi_params local = *params;
     fpqi_divider d = fpqi_divider_make(scale);
-    simd_scaling sc = {&d, NULL, NULL};
+    simd_scaling sc = {&d, NULL, NULL, 0};
     quantize_any(&local, x, begin, end, &sc, flags, codes);
 }
 
@@ -296,7 +314,7 @@ SIMD_FN void simd_dequantize(const fpqi_params *params, const uint8_t *codes, si
         return;
     }
     fpqi_build_lut(&local, scale, lut);
-    dequantize_any(&local, codes, begin, end, lut, NULL, flags, y);
+    dequantize_any(&local, codes, begin, end, lut, NULL, 0, flags, y);
 }
 
 SIMD_FN void simd_fake_quantize(const fpqi_params *params, const float *x, size_t begin,
@@ -304,7 +322,7 @@ SIMD_FN void simd_fake_quantize(const fpqi_params *params, const float *x, size_
 {
     const fpqi_params local = *params;
     fpqi_divider d = fpqi_divider_make(scale);
-    simd_scaling sc = {&d, NULL, NULL};
+    simd_scaling sc = {&d, NULL, NULL, 0};
     float lut[256];
     if (end - begin < ((size_t)1 << local.bits)) {
         fpqi_kernels_scalar.fake_quantize(&local, x, begin, end, scale, flags, y);
@@ -314,30 +332,31 @@ SIMD_FN void simd_fake_quantize(const fpqi_params *params, const float *x, size_
     fake_quantize_any(&local, x, begin, end, lut, &sc, flags, y);
 }
 
-SIMD_FN void simd_quantize_scaled(const fpqi_params *params, const float *x,
-                                  const float *scales, const float *reciprocals, size_t n,
-                                  unsigned flags, uint8_t *codes)
+SIMD_FN void simd_quantize_grouped(const fpqi_params *params, const float *x,
+                                   const float *scales, const float *reciprocals, int shift,
+                                   size_t n, unsigned flags, uint8_t *codes)
 {
     const fpqi_params local = *params;
-    simd_scaling sc = {NULL, scales, reciprocals};
+    simd_scaling sc = {NULL, scales, reciprocals, shift};
     quantize_any(&local, x, 0, n, &sc, flags, codes);
 }
 
-SIMD_FN void simd_dequantize_scaled(const fpqi_params *params, const uint8_t *codes,
-                                    const float *scales, size_t n, unsigned flags, float *y)
+SIMD_FN void simd_dequantize_grouped(const fpqi_params *params, const uint8_t *codes,
+                                     const float *scales, int shift, size_t n, unsigned flags,
+                                     float *y)
 {
     const fpqi_params local = *params;
     float lut[256];
     fpqi_build_lut(&local, 1.0f, lut);
-    dequantize_any(&local, codes, 0, n, lut, scales, flags, y);
+    dequantize_any(&local, codes, 0, n, lut, scales, shift, flags, y);
 }
 
-SIMD_FN void simd_fake_quantize_scaled(const fpqi_params *params, const float *x,
-                                       const float *scales, const float *reciprocals, size_t n,
-                                       unsigned flags, float *y)
+SIMD_FN void simd_fake_quantize_grouped(const fpqi_params *params, const float *x,
+                                        const float *scales, const float *reciprocals,
+                                        int shift, size_t n, unsigned flags, float *y)
 {
     const fpqi_params local = *params;
-    simd_scaling sc = {NULL, scales, reciprocals};
+    simd_scaling sc = {NULL, scales, reciprocals, shift};
     float lut[256];
     fpqi_build_lut(&local, 1.0f, lut);
     fake_quantize_any(&local, x, 0, n, lut, &sc, flags, y);
@@ -368,9 +387,9 @@ const fpqi_kernels SIMD_KERNELS = {
     simd_quantize,
     simd_dequantize,
     simd_fake_quantize,
-    simd_quantize_scaled,
-    simd_dequantize_scaled,
-    simd_fake_quantize_scaled,
+    simd_quantize_grouped,
+    simd_dequantize_grouped,
+    simd_fake_quantize_grouped,
     simd_widen,
     simd_narrow,
 };
