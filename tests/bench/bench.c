@@ -37,7 +37,7 @@
 #define TENSOR_ROWS 4096
 #define TENSOR_COLS 4096
 #define TENSOR_N ((size_t)TENSOR_ROWS * TENSOR_COLS) /* 16 Mi elements: 64 MiB of float32 */
-#define TENSOR_RUNS 3
+#define TENSOR_RUNS 3 /* <= RUNS: time_runs keeps RUNS rates */
 #define MX_BLOCK 32
 #define NV_BLOCK 16
 
