@@ -8,26 +8,39 @@
 /* Codes are made and consumed in blocks so that packing stays a separate, simple step. */
 #define BLOCK 256
 
-/* The quotients of a block first, in a loop of its own: it keeps the division's latency out
- * of the encoder's dependency chains (and lets compilers vectorize it). */
-static void divide_block(const fpqi_divider *d, const float *x, size_t count, uint32_t *q)
+/* One scale for the range (`scales` NULL: the divider) or one per group of 2^shift elements,
+ * with exact reciprocals when the caller has them (see fpq_internal.h). */
+typedef struct scaling {
+    const fpqi_divider *d;
+    const float *scales, *reciprocals;
+    int shift;
+} scaling;
+
+/* The quotients of elements [i, i + count) first, in a loop of their own: it keeps the
+ * division's latency out of the encoder's dependency chains (and lets compilers vectorize). */
+static void quotients(const scaling *sc, const float *x, size_t i, size_t count, uint32_t *q)
 {
     size_t j;
-    if (d->reciprocal != 0.0f) {
+    if (!sc->scales && sc->d->reciprocal != 0.0f)
         for (j = 0; j < count; j++)
-            q[j] = fpqi_f2u(x[j] * d->reciprocal);
-    } else {
+            q[j] = fpqi_f2u(x[i + j] * sc->d->reciprocal);
+    else if (!sc->scales)
         for (j = 0; j < count; j++)
-            q[j] = fpqi_f2u(x[j] / d->scale);
-    }
+            q[j] = fpqi_f2u(x[i + j] / sc->d->scale);
+    else if (sc->reciprocals)
+        for (j = 0; j < count; j++)
+            q[j] = fpqi_f2u(x[i + j] * sc->reciprocals[(i + j) >> sc->shift]);
+    else
+        for (j = 0; j < count; j++)
+            q[j] = fpqi_f2u(x[i + j] / sc->scales[(i + j) >> sc->shift]);
 }
 
-static void quantize_scalar(const fpqi_params *params, const float *x, size_t begin,
-                            size_t end, float scale, unsigned flags, uint8_t *codes)
+/* Parameters arrive by pointer and are copied: stores through the output pointers could
+ * otherwise alias them and force reloads. */
+static void quantize_any(const fpqi_params *params, const float *x, size_t begin, size_t end,
+                         const scaling *sc, unsigned flags, uint8_t *codes)
 {
-    /* A local copy: byte stores to codes could otherwise alias it and force reloads. */
     const fpqi_params local = *params, *p = &local;
-    fpqi_divider d = fpqi_divider_make(scale);
     uint8_t block[BLOCK];
     uint32_t q[BLOCK];
     size_t i, j;
@@ -35,7 +48,7 @@ static void quantize_scalar(const fpqi_params *params, const float *x, size_t be
     for (i = begin; i < end; i += BLOCK) {
         size_t count = end - i < BLOCK ? end - i : BLOCK;
         uint8_t *dst = (flags & FPQ_UNPACKED) ? codes + i : block;
-        divide_block(&d, x + i, count, q);
+        quotients(sc, x, i, count, q);
         for (j = 0; j < count; j++)
             dst[j] = (uint8_t)fpqi_encode(p, q[j], flags);
         if (!(flags & FPQ_UNPACKED))
@@ -43,17 +56,20 @@ static void quantize_scalar(const fpqi_params *params, const float *x, size_t be
     }
 }
 
-/* Short ranges decode each element; longer ones look values up in a table built once. */
-static void dequantize_scalar(const fpqi_params *p, const uint8_t *codes, size_t begin,
-                              size_t end, float scale, unsigned flags, float *y)
+/* The value of a code: from the table when there is one (value * scale for one scale, plain
+ * values for groups), else decoded and multiplied by the one scale. */
+static float value_of(const fpqi_params *p, const float *lut, float scale, uint32_t code)
+{
+    return lut ? lut[code & p->code_mask] : fpqi_u2f(fpqi_decode(p, code)) * scale;
+}
+
+static void dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t begin,
+                           size_t end, const float *lut, float scale, const scaling *sc,
+                           unsigned flags, float *y)
 {
     uint8_t block[BLOCK];
-    float lut[256];
     size_t i, j;
-    int use_lut = end - begin >= ((size_t)1 << p->bits);
 
-    if (use_lut)
-        fpqi_build_lut(p, scale, lut);
     for (i = begin; i < end; i += BLOCK) {
         size_t count = end - i < BLOCK ? end - i : BLOCK;
         const uint8_t *src = codes + i;
@@ -61,100 +77,101 @@ static void dequantize_scalar(const fpqi_params *p, const uint8_t *codes, size_t
             fpqi_unpack(codes, count, p->bits, i, block);
             src = block;
         }
-        if (use_lut) {
+        if (lut && !sc->scales) { /* the common case, kept to a plain lookup */
             for (j = 0; j < count; j++)
                 y[i + j] = lut[src[j] & p->code_mask];
-        } else {
-            for (j = 0; j < count; j++)
-                y[i + j] = fpqi_u2f(fpqi_decode(p, src[j])) * scale;
+            continue;
+        }
+        for (j = 0; j < count; j++) {
+            float v = value_of(p, lut, scale, src[j]);
+            y[i + j] = sc->scales ? v * sc->scales[(i + j) >> sc->shift] : v;
         }
     }
 }
 
-static void fake_quantize_scalar(const fpqi_params *params, const float *x, size_t begin,
-                                 size_t end, float scale, unsigned flags, float *y)
+static void fake_quantize_any(const fpqi_params *params, const float *x, size_t begin,
+                              size_t end, const float *lut, float scale, const scaling *sc,
+                              unsigned flags, float *y)
 {
-    /* A local copy: stores to y could otherwise alias its float member and force reloads. */
     const fpqi_params local = *params, *p = &local;
-    fpqi_divider d = fpqi_divider_make(scale);
-    float lut[256];
     uint32_t q[BLOCK];
     size_t i, j;
-    int use_lut = end - begin >= ((size_t)1 << p->bits);
 
-    if (use_lut)
-        fpqi_build_lut(p, scale, lut);
     for (i = begin; i < end; i += BLOCK) {
         size_t count = end - i < BLOCK ? end - i : BLOCK;
-        divide_block(&d, x + i, count, q);
-        if (use_lut) {
+        quotients(sc, x, i, count, q);
+        if (lut && !sc->scales) { /* the common case, kept to a plain lookup */
             for (j = 0; j < count; j++)
                 y[i + j] = lut[fpqi_encode(p, q[j], flags)];
-        } else {
-            for (j = 0; j < count; j++)
-                y[i + j] = fpqi_u2f(fpqi_decode(p, fpqi_encode(p, q[j], flags))) * scale;
+            continue;
+        }
+        for (j = 0; j < count; j++) {
+            float v = value_of(p, lut, scale, fpqi_encode(p, q[j], flags));
+            y[i + j] = sc->scales ? v * sc->scales[(i + j) >> sc->shift] : v;
         }
     }
 }
 
-/* The quotient of element i by its group's scale: see the reciprocals contract in
- * fpq_internal.h. */
-static float quotient(const float *x, const float *scales, const float *reciprocals,
-                      int shift, size_t i)
+/* Ranges at least as long as the table look values up in it; shorter ones decode. */
+static const float *table_for(const fpqi_params *p, size_t n, float scale, float *lut)
 {
-    return reciprocals ? x[i] * reciprocals[i >> shift] : x[i] / scales[i >> shift];
+    if (n < ((size_t)1 << p->bits))
+        return NULL;
+    fpqi_build_lut(p, scale, lut);
+    return lut;
 }
 
-static void quantize_grouped_scalar(const fpqi_params *params, const float *x,
-                                    const float *scales, const float *reciprocals, int shift,
-                                    size_t n, unsigned flags, uint8_t *codes)
+static void quantize_scalar(const fpqi_params *p, const float *x, size_t begin, size_t end,
+                            float scale, unsigned flags, uint8_t *codes)
 {
-    const fpqi_params local = *params, *p = &local;
-    uint8_t block[BLOCK];
-    size_t i, j;
+    fpqi_divider d = fpqi_divider_make(scale);
+    scaling sc = {&d, NULL, NULL, 0};
+    quantize_any(p, x, begin, end, &sc, flags, codes);
+}
 
-    for (i = 0; i < n; i += BLOCK) {
-        size_t count = n - i < BLOCK ? n - i : BLOCK;
-        uint8_t *dst = (flags & FPQ_UNPACKED) ? codes + i : block;
-        for (j = 0; j < count; j++)
-            dst[j] = (uint8_t)fpqi_encode(
-                p, fpqi_f2u(quotient(x, scales, reciprocals, shift, i + j)), flags);
-        if (!(flags & FPQ_UNPACKED))
-            fpqi_pack(block, count, p->bits, i, codes);
-    }
+static void dequantize_scalar(const fpqi_params *p, const uint8_t *codes, size_t begin,
+                              size_t end, float scale, unsigned flags, float *y)
+{
+    scaling sc = {NULL, NULL, NULL, 0};
+    float lut[256];
+    dequantize_any(p, codes, begin, end, table_for(p, end - begin, scale, lut), scale, &sc,
+                   flags, y);
+}
+
+static void fake_quantize_scalar(const fpqi_params *p, const float *x, size_t begin,
+                                 size_t end, float scale, unsigned flags, float *y)
+{
+    fpqi_divider d = fpqi_divider_make(scale);
+    scaling sc = {&d, NULL, NULL, 0};
+    float lut[256];
+    fake_quantize_any(p, x, begin, end, table_for(p, end - begin, scale, lut), scale, &sc,
+                      flags, y);
+}
+
+static void quantize_grouped_scalar(const fpqi_params *p, const float *x, const float *scales,
+                                    const float *reciprocals, int shift, size_t n,
+                                    unsigned flags, uint8_t *codes)
+{
+    scaling sc = {NULL, scales, reciprocals, shift};
+    quantize_any(p, x, 0, n, &sc, flags, codes);
 }
 
 static void dequantize_grouped_scalar(const fpqi_params *p, const uint8_t *codes,
                                       const float *scales, int shift, size_t n, unsigned flags,
                                       float *y)
 {
-    uint8_t block[BLOCK];
-    size_t i, j;
-
-    for (i = 0; i < n; i += BLOCK) {
-        size_t count = n - i < BLOCK ? n - i : BLOCK;
-        const uint8_t *src = codes + i;
-        if (!(flags & FPQ_UNPACKED)) {
-            fpqi_unpack(codes, count, p->bits, i, block);
-            src = block;
-        }
-        for (j = 0; j < count; j++)
-            y[i + j] = fpqi_u2f(fpqi_decode(p, src[j])) * scales[(i + j) >> shift];
-    }
+    scaling sc = {NULL, scales, NULL, shift};
+    float lut[256];
+    dequantize_any(p, codes, 0, n, table_for(p, n, 1.0f, lut), 1.0f, &sc, flags, y);
 }
 
-static void fake_quantize_grouped_scalar(const fpqi_params *params, const float *x,
+static void fake_quantize_grouped_scalar(const fpqi_params *p, const float *x,
                                          const float *scales, const float *reciprocals,
                                          int shift, size_t n, unsigned flags, float *y)
 {
-    const fpqi_params local = *params, *p = &local;
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        uint32_t code =
-            fpqi_encode(p, fpqi_f2u(quotient(x, scales, reciprocals, shift, i)), flags);
-        y[i] = fpqi_u2f(fpqi_decode(p, code)) * scales[i >> shift];
-    }
+    scaling sc = {NULL, scales, reciprocals, shift};
+    float lut[256];
+    fake_quantize_any(p, x, 0, n, table_for(p, n, 1.0f, lut), 1.0f, &sc, flags, y);
 }
 
 static void widen_scalar(int elem_type, const void *in, size_t n, float *out)
