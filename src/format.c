@@ -21,10 +21,12 @@ static int default_bias(int exp_bits, int family)
 
 static int split_is_valid(int e, int m, int family, int is_signed)
 {
-    int width = (is_signed ? 1 : 0) + e + m;
+    int width;
 
+    /* Ranges first: the width below must not overflow on hand-filled descriptors. */
     if (e < 0 || e > 8 || m < 0 || m > 7 || (is_signed != 0 && is_signed != 1))
         return 0;
+    width = is_signed + e + m;
     if (width > 8 || width < (is_signed ? 2 : 1))
         return 0;
     switch (family) {
@@ -198,8 +200,8 @@ static const char *strip_width_prefix(const char *name, int bits)
         p += 2;
     else
         return name;
-    if (*p < '0' || *p > '9')
-        return name;
+    if (*p < '1' || *p > '9') /* "float08_..." is not a width */
+        return *p == '0' ? NULL : name;
     while (*p >= '0' && *p <= '9' && n < 100)
         n = n * 10 + (*p++ - '0');
     if (*p != '_' || n != bits)
@@ -220,8 +222,10 @@ static int preset_matches(const preset *ps, const char *name)
         return 0;
     if (equal_nocase(tail, canonical_tail))
         return 1;
-    /* fp4 / fp6 formats may drop the "fn": they have no other variant. */
-    return bits < 8 && ps->alias && equal_nocase(tail, ps->alias);
+    /* fp4 / fp6 formats may drop the "fn" ("fp4_e2m1"): they have no other variant. Only
+     * the short e<E>m<M> alias may follow a prefix ("fp4_int4" is not a name). */
+    return bits < 8 && ps->alias && lower_ascii(ps->alias[0]) == 'e' &&
+           equal_nocase(tail, ps->alias);
 }
 
 static void preset_to_format(const preset *ps, fpq_format *out)

@@ -42,7 +42,8 @@ void *fpqt_read_data(const char *relative_path, size_t *size)
     fseek(f, 0, SEEK_END);
     len = ftell(f);
     fseek(f, 0, SEEK_SET);
-    buf = malloc(len > 0 ? (size_t)len : 1);
+    /* One more byte, a NUL: text files are parsed with sscanf. */
+    buf = malloc((size_t)(len > 0 ? len : 0) + 1);
     if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) {
         fpqt_fail(__FILE__, __LINE__, "cannot read test data %s", path);
         free(buf);
@@ -50,6 +51,7 @@ void *fpqt_read_data(const char *relative_path, size_t *size)
         return NULL;
     }
     fclose(f);
+    ((char *)buf)[len] = '\0';
     *size = (size_t)len;
     return buf;
 }
