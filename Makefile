@@ -60,6 +60,8 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILDDIR)/%.o)
 STATIC_LIB := lib/libfpq.a
 SHARED_LIB := lib/libfpq.so.$(VERSION)
 SHARED_SONAME := libfpq.so.$(VERSION_MAJOR)
+# Exports only fpq_* (version node FPQ_0); docs/abi.md.
+SHARED_MAP := src/fpq.map
 
 .PHONY: all check demo bench install uninstall clean
 
@@ -74,9 +76,10 @@ $(STATIC_LIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-$(SHARED_LIB): $(LIB_OBJ)
+$(SHARED_LIB): $(LIB_OBJ) $(SHARED_MAP)
 	@mkdir -p lib
-	$(CC) -shared -Wl,-soname,$(SHARED_SONAME) $(ALL_LDFLAGS) $(LIB_OBJ) -o $@ $(LIBS)
+	$(CC) -shared -Wl,-soname,$(SHARED_SONAME) -Wl,--version-script=$(SHARED_MAP) \
+	    $(ALL_LDFLAGS) $(LIB_OBJ) -o $@ $(LIBS)
 	ln -sf libfpq.so.$(VERSION) lib/$(SHARED_SONAME)
 	ln -sf $(SHARED_SONAME) lib/libfpq.so
 

@@ -56,6 +56,14 @@ FPQ_API int fpq_version(void);
 /* The same as a string, e.g. "0.1.0". Never NULL; static storage. */
 FPQ_API const char *fpq_version_string(void);
 
+/* For programs that load fpq dynamically (dlopen, FFI): call it first, passing the
+ * FPQ_VERSION_NUMBER of the header the program was compiled (or written) against.
+ * Returns FPQ_OK if the loaded library is compatible with that header: the same major version
+ * and the library's minor.patch >= the header's (a newer library of the same major version
+ * keeps every declaration of an older header; docs/abi.md). Else FPQ_ERR_UNSUPPORTED (an
+ * older library, another major version, or a negative number). */
+FPQ_API int fpq_check_version(int header_version);
+
 /* ---------------------------------------------------------------------------------------------
  * Status codes
  * ------------------------------------------------------------------------------------------- */
@@ -72,7 +80,7 @@ enum {
     FPQ_ERR_OVERLAP = -8,     /* input and output buffers overlap where that is not allowed */
     FPQ_ERR_ALIGN = -9,       /* a float pointer is not aligned to 4 bytes */
     FPQ_ERR_ARGUMENT = -10,   /* any other out-of-range argument (e.g. a non-finite max value) */
-    FPQ_ERR_UNSUPPORTED = -11 /* a backend this CPU (or this build) does not have */
+    FPQ_ERR_UNSUPPORTED = -11 /* a backend this CPU or build lacks, or an incompatible version */
 };
 
 /* A short English description of a status code ("ok", "null pointer", ...). Unknown codes give
@@ -131,8 +139,10 @@ typedef struct fpq_format {
  * Accepted: width (is_signed + E + M) from 2 to 8 bits for signed formats, 1 to 8 for unsigned;
  *   IEEE: E >= 2, M >= 1.   FN: E >= 1, E + M >= 2.   FNUZ: E >= 1, signed only.
  *   FINITE: any E (E == 0 needs M >= 1).   E8M0: E == 8, M == 0, unsigned.
- *   The bias must keep every value exactly representable as a float32 and the format's
- *   smallest normal at or above 2^-127: smallest positive value >= 2^-149, largest <= FLT_MAX.
+ *   The bias must keep every value exactly representable as a float32 (smallest positive
+ *   value >= 2^-149, largest <= FLT_MAX), the format's smallest normal (for E == 0: the first
+ *   power of two past its grid, 2^(M - bias)) at or above 2^-127, and its smallest positive
+ *   value at most 2^104 (the encoder's rounding constants must be float32s).
  * Returns FPQ_OK, FPQ_ERR_NULL (out == NULL) or FPQ_ERR_FORMAT. */
 FPQ_API int fpq_format_make(int exp_bits, int man_bits, int bias, int family, int is_signed,
                             fpq_format *out);
@@ -218,8 +228,9 @@ FPQ_API int fpq_bias_from_scale(const fpq_format *fmt, float scale, double *bias
  *   -0.0      the -0 code where the format has one (IEEE, FN, FINITE signed); else +0.
  *   subnormal float32 inputs are values like any other (never flushed).
  *   overflow  (|q| rounds past max_finite) and +-Inf: +-max_finite by default;
- *             with FPQ_NO_SATURATE: +-Inf for IEEE, NaN for FN / FNUZ / E8M0, and still
- *             +-max_finite for FINITE formats (ml_dtypes' casts).
+ *             with FPQ_NO_SATURATE: +-Inf for IEEE, NaN for FN (with the value's sign),
+ *             FNUZ and E8M0 (their one NaN), and still +-max_finite for FINITE formats
+ *             (ml_dtypes' casts).
  *   NaN       the NaN code (IEEE: quiet, sign kept; FN: all ones, sign kept; FNUZ and E8M0:
  *             their only NaN). FINITE formats have no NaN: a NaN becomes the zero code of the
  *             opposite sign (the default, positive NaN gives -0), exactly as ml_dtypes does.
@@ -242,7 +253,8 @@ enum {
 };
 
 /* Bytes needed for n codes of `fmt` with these flags: ceil(n * width / 8) packed, n unpacked.
- * Returns 0 for an invalid format, unknown flags, or a size that overflows size_t. */
+ * Returns 0 for an invalid format, unknown flags, or n > SIZE_MAX / 4 (the largest array a
+ * kernel accepts, since its float32 side must fit in size_t). */
 FPQ_API size_t fpq_packed_size(const fpq_format *fmt, size_t n, unsigned flags);
 
 /* float32 x[0..n) -> codes. `codes` receives fpq_packed_size(fmt, n, flags) bytes and may not
@@ -351,7 +363,9 @@ FPQ_API int fpq_tensor_compute_scales(const fpq_format *fmt, const fpq_tensor *t
 /* Quantizes x (the tensor's element type) with the given scales into codes
  * (codes_bytes >= fpq_tensor_code_bytes). Flags as fpq_quantize. Returns the statuses of
  * fpq_tensor_compute_scales, and FPQ_ERR_SCALE for an invalid scale, FPQ_ERR_FLAGS,
- * FPQ_ERR_OVERLAP (codes overlap x or the scales). */
+ * FPQ_ERR_CAPACITY (codes_bytes too small), FPQ_ERR_OVERLAP (codes overlap x or the
+ * scales). Checked in the order: NULL pointers, format, shape, scales, flags, capacity,
+ * alignment, overlap. */
 FPQ_API int fpq_tensor_quantize(const fpq_format *fmt, const fpq_tensor *t, const void *x,
                                 const fpq_scales *s, unsigned flags, void *codes,
                                 size_t codes_bytes);

@@ -87,7 +87,8 @@ static void test_names_and_short_forms_resolve(void)
         {"int4", 0, 3, 0, FPQ_FAMILY_FINITE, 1},
     };
     static const char *const bad[] = {"", "e9m9", "float8_e2m1fn", "fp4_e4m3", "e4m3fnx",
-                                      "float4_", "fp16", "e2m1 ", "float4e2m1fn"};
+                                      "float4_", "fp16", "e2m1 ", "float4e2m1fn",
+                                      "fp4_int4", "float4_float4_e3m0fn", "float08_e4m3fn"};
     size_t i;
 
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -144,6 +145,9 @@ static void test_make_validates_splits_and_biases(void)
     CHECK(fpq_format_make(2, 1, FPQ_BIAS_DEFAULT, 6, 1, &f) == FPQ_ERR_FORMAT);
     CHECK(fpq_format_make(2, 1, FPQ_BIAS_DEFAULT, FPQ_FAMILY_FINITE, 2, &f) == FPQ_ERR_FORMAT);
     CHECK(fpq_format_make(-1, 3, FPQ_BIAS_DEFAULT, FPQ_FAMILY_FINITE, 1, &f) == FPQ_ERR_FORMAT);
+    /* Out-of-range fields are refused before any arithmetic on them (fuzzer input D1). */
+    CHECK(fpq_format_make(0x7fffffff, -2, FPQ_BIAS_DEFAULT, -1, -1, &f) == FPQ_ERR_FORMAT);
+    CHECK(fpq_format_make(0x7fffffff, 0x7fffffff, 0, FPQ_FAMILY_FINITE, 1, &f) == FPQ_ERR_FORMAT);
     /* Values must stay exact float32s: largest <= FLT_MAX, smallest normal >= 2^-127. */
     CHECK(fpq_format_make(5, 2, -98, FPQ_FAMILY_IEEE, 1, &f) == FPQ_ERR_FORMAT);
     CHECK(fpq_format_make(5, 2, -97, FPQ_FAMILY_IEEE, 1, &f) == FPQ_OK);
@@ -345,6 +349,20 @@ static void test_version_and_status_strings(void)
 {
     CHECK(fpq_version() == FPQ_VERSION_NUMBER);
     CHECK(!strcmp(fpq_version_string(), FPQ_VERSION_STRING));
+    /* fpq_check_version: same major, library minor.patch >= the header's. */
+    CHECK(fpq_check_version(FPQ_VERSION_NUMBER) == FPQ_OK);
+    CHECK(fpq_check_version(fpq_version()) == FPQ_OK);
+    CHECK(fpq_check_version(FPQ_VERSION_MAJOR * 10000) == FPQ_OK);
+    if (FPQ_VERSION_PATCH > 0)
+        CHECK(fpq_check_version(FPQ_VERSION_NUMBER - 1) == FPQ_OK);
+    if (FPQ_VERSION_MINOR > 0)
+        CHECK(fpq_check_version(FPQ_VERSION_NUMBER - 100 + 99) == FPQ_OK);
+    CHECK(fpq_check_version(FPQ_VERSION_NUMBER + 1) == FPQ_ERR_UNSUPPORTED);
+    CHECK(fpq_check_version(FPQ_VERSION_NUMBER + 100) == FPQ_ERR_UNSUPPORTED);
+    CHECK(fpq_check_version((FPQ_VERSION_MAJOR + 1) * 10000) == FPQ_ERR_UNSUPPORTED);
+    if (FPQ_VERSION_MAJOR > 0)
+        CHECK(fpq_check_version(FPQ_VERSION_NUMBER - 10000) == FPQ_ERR_UNSUPPORTED);
+    CHECK(fpq_check_version(-1) == FPQ_ERR_UNSUPPORTED);
     CHECK(!strcmp(fpq_status_string(FPQ_OK), "ok"));
     CHECK(strcmp(fpq_status_string(FPQ_ERR_SCALE), fpq_status_string(FPQ_ERR_SIZE)) != 0);
     CHECK(!strcmp(fpq_status_string(12345), "unknown status"));
