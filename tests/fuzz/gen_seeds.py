@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz harnesses: tests/fuzz/corpus/<harness>/seed-*.
+
+Each seed is laid out as the harness reads its input (tests/fuzz/fuzz_common.h,
+tests/fuzz/fuzz_case.h), so that fuzzing starts from every preset, the custom splits and
+biases at the edges of validity, every pointer mode, the special scales and flags, and data
+on the grid with its ties. Files not named seed-* (regression inputs of found defects) are
+left alone. Run from anywhere: python3 tests/fuzz/gen_seeds.py
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+PRESETS = ["float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn", "float8_e3m4", "float8_e4m3",
+           "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2",
+           "float8_e5m2fnuz", "float8_e8m0fnu", "e3m0", "e1m2", "e0m3"]
+IEEE, FN, FNUZ, FINITE, E8M0 = 1, 2, 3, 4, 5
+
+
+def u8(v):
+    return struct.pack("<B", v & 0xFF)
+
+
+def u16(v):
+    return struct.pack("<H", v & 0xFFFF)
+
+
+def u32(v):
+    return struct.pack("<I", v & 0xFFFFFFFF)
+
+
+def f32(x):
+    return struct.pack("<f", x)
+
+
+def f32bits(x):
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+# ---- the pieces fuzz_common.h reads -------------------------------------------------------
+
+def fmt_preset(index):
+    return u8(0) + u8(index)
+
+
+def fmt_make(e, m, fam, signed, bias_delta=None):
+    """fpq_format_make through fz_pick_format mode 1 (bias: default, or default + delta)."""
+    out = u8(1) + u8(e) + u8(m) + u8(fam - 1) + u8(signed)
+    if bias_delta is None:
+        return out + u8(0)
+    return out + u8(1) + struct.pack("<b", bias_delta)
+
+
+def fmt_raw(e, m, bias, fam, signed, reserved=(0, 0, 0)):
+    return u8(2) + struct.pack("<8i", e, m, bias, fam, signed, *reserved)
+
+
+def fmt_perturbed(index, field, delta):
+    return u8(3) + u8(index) + u8(field) + struct.pack("<b", delta)
+
+
+def count(n):
+    """fz_pick_n for 1 <= n <= 1200, or 'zero' / 'max' / 'overflow' / 'half'."""
+    special = {"zero": 0, "max": 1, "overflow": 2, "half": 3}
+    if n in special:
+        return u16(0xE000 | special[n])
+    if n <= 40:
+        return u16(n - 1)
+    return u16(0xC000 + (n - 1 - 0xC000) % 1200)
+
+
+def flags(v, raw=False):
+    if raw:
+        return u8(0x80) + u32(v)
+    return u8(v)
+
+
+def scale_raw(bits):
+    return u8(0) + u32(bits)
+
+
+def scale_pow2(k):
+    return u8(1) + struct.pack("<b", k)
+
+
+def scale_one():
+    return u8(2)
+
+
+def scale_special(i):
+    return u8(4) + u8(i)
+
+
+def pointers(q=0, dq=0, fq=0, qp=0, dqp=0, fqp=0):
+    return u8(q) + u8(qp) + u8(dq) + u8(dqp) + u8(fq) + u8(fqp)
+
+
+def data_raw(values):
+    """Raw float32 bits: floats or ints (bit patterns)."""
+    out = u8(0)
+    for v in values:
+        out += u32(v) if isinstance(v, int) else f32(v)
+    return out
+
+
+def data_grid(pairs):
+    """(value index, kind) pairs: fz_fill_data's grid mode."""
+    out = u8(1)
+    for idx, kind in pairs:
+        out += u8(idx) + u8(kind)
+    return out
+
+
+SPECIAL_BITS = [0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF812345, 0x7FBFFFFF, 0x7F800000,
+                0xFF800000, 0x80000000, 0x00000000, 0x00000001, 0x80000001, 0x007FFFFF,
+                0x00400000, 0x00800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x00C00000, 0x00600000,
+                0x3F800000, 0xBF800000, 0x3FC00000, 0x40400000, 0xC0B00000, 0x41000000,
+                0x43E00000, 0x47600000, 0x47700000, 0x7E800000, 0x00200000, 0x80400000]
+
+
+def kernel_case(fmt, n, fl, sc, ptrs, data, codes=b""):
+    return fmt + count(n) + fl + sc + ptrs + data + codes
+
+
+def grid_all(n, kinds):
+    pairs = []
+    for i in range(n):
+        pairs.append((i * 7 % 256, kinds[i % len(kinds)]))
+    return data_grid(pairs)
+
+
+def kernel_seeds():
+    seeds = {}
+    # every preset: grid data with values, ties, neighbours and specials, packed and not,
+    # saturating and not
+    ties = [0, 1, 2, 2 | 0x40, 3 | 0x80, 4, 4 | 0x40, 5, 6, 6 | 0x08, 6 | 0x10, 7 | 0x28, 1 | 0x80]
+    for i, name in enumerate(PRESETS):
+        fl = [0, 2, 1, 3][i % 4]
+        seeds["preset-%s" % name] = kernel_case(
+            fmt_preset(i), 37 + i, flags(fl), scale_pow2(i % 5 - 2), pointers(),
+            grid_all(37 + i, ties), bytes(range(200, 256)))
+        seeds["preset-%s-raw" % name] = kernel_case(
+            fmt_preset(i), len(SPECIAL_BITS), flags(2 if i % 2 else 0),
+            scale_one(), pointers(), data_raw(SPECIAL_BITS), bytes(range(0, 256, 3)))
+    # long arrays (the table and vector paths, several 256-element blocks)
+    seeds["long-e4m3fn-1100"] = kernel_case(
+        fmt_preset(5), 1100, flags(2), scale_raw(f32bits(0.37)), pointers(),
+        grid_all(300, ties))
+    seeds["long-e2m1-777-unpacked"] = kernel_case(
+        fmt_preset(0), 777, flags(1), scale_pow2(-3), pointers(), grid_all(100, ties))
+    seeds["long-e3m2-300"] = kernel_case(
+        fmt_preset(2), 300, flags(0), scale_raw(f32bits(1.7)), pointers(), data_raw([]))
+    # custom splits: unsigned IEEE, unsigned FN, E = 0, E8M0, 1-bit, biases at the edges
+    customs = [
+        ("ieee-e3m2-unsigned", fmt_make(3, 2, IEEE, 0)),
+        ("fn-e2m0-unsigned", fmt_make(2, 0, FN, 0)),
+        ("fn-e1m1-signed", fmt_make(1, 1, FN, 1)),
+        ("finite-e0m1-unsigned", fmt_make(0, 1, FINITE, 0)),
+        ("finite-e0m7-signed", fmt_make(0, 7, FINITE, 1)),
+        ("finite-e1m0-unsigned", fmt_make(1, 0, FINITE, 0)),
+        ("fnuz-e7m0", fmt_make(7, 0, FNUZ, 1)),
+        ("ieee-e5m2-bias-high", fmt_make(5, 2, IEEE, 1, 100)),
+        ("finite-e4m3-bias-low", fmt_make(4, 3, FINITE, 1, -100)),
+        ("finite-e7m0-unsigned", fmt_make(7, 0, FINITE, 0)),
+        ("e8m0-make", fmt_make(8, 0, E8M0, 0)),
+    ]
+    for i, (name, fm) in enumerate(customs):
+        seeds["custom-" + name] = kernel_case(
+            fm, 29, flags(i % 4), scale_pow2(1 - i % 3), pointers(), grid_all(29, ties),
+            bytes(range(255, 0, -9)))
+    # E8M0 around 2^-127 and 2^127 (subnormal quotients, the 1.5 * 2^-127 tie, zero, negatives)
+    e8 = [0x00400000, 0x00600000, 0x005FFFFF, 0x00600001, 0x00000001, 0x00000000, 0x80000000,
+          0xBF800000, 0x7F000000, 0x7F400000, 0x7F3FFFFF, 0x7F7FFFFF, 0x7F800000, 0x7FC00000,
+          0x3FC00000, 0x3FBFFFFF, 0x00800000, 0x00C00000]
+    seeds["e8m0-edges-sat"] = kernel_case(fmt_preset(10), len(e8), flags(0), scale_one(),
+                                          pointers(), data_raw(e8))
+    seeds["e8m0-edges-nosat"] = kernel_case(fmt_preset(10), len(e8), flags(2), scale_one(),
+                                            pointers(), data_raw(e8))
+    # errors, in the documented order
+    seeds["err-null-fmt"] = kernel_case(fmt_preset(0), 8, flags(0), scale_one(),
+                                        pointers(14, 14, 14, 0, 0, 0), data_raw([1.0] * 8))
+    seeds["err-null-in"] = kernel_case(fmt_preset(1), 8, flags(0), scale_one(),
+                                       pointers(14, 14, 14, 1, 1, 1), data_raw([1.0] * 8))
+    seeds["err-null-out"] = kernel_case(fmt_preset(2), 8, flags(0), scale_one(),
+                                        pointers(14, 14, 14, 2, 2, 2), data_raw([1.0] * 8))
+    seeds["err-format-raw"] = kernel_case(fmt_raw(9, 0, 0, IEEE, 1), 8, flags(0), scale_one(),
+                                          pointers(), data_raw([1.0] * 8))
+    seeds["err-format-reserved"] = kernel_case(fmt_perturbed(5, 6, 1), 8, flags(0),
+                                               scale_one(), pointers(), data_raw([1.0] * 8))
+    seeds["err-format-bias"] = kernel_case(fmt_perturbed(8, 2, 120), 8, flags(0), scale_one(),
+                                           pointers(), data_raw([1.0] * 8))
+    seeds["err-size-zero"] = kernel_case(fmt_preset(3), "zero", flags(0), scale_one(),
+                                         pointers(), data_raw([1.0] * 8))
+    seeds["err-size-max"] = kernel_case(fmt_preset(3), "max", flags(0), scale_one(),
+                                        pointers(), data_raw([1.0] * 8))
+    seeds["err-size-overflow"] = kernel_case(fmt_preset(4), "overflow", flags(0), scale_one(),
+                                             pointers(), data_raw([1.0] * 8))
+    for i in range(0, 18, 3):
+        seeds["err-scale-special-%d" % i] = kernel_case(
+            fmt_preset(i % 14), 8, flags(0), scale_special(i), pointers(), data_raw([1.0] * 8))
+    seeds["err-flags-unknown"] = kernel_case(fmt_preset(6), 8, flags(0x104, raw=True),
+                                             scale_one(), pointers(), data_raw([1.0] * 8))
+    seeds["err-align"] = kernel_case(fmt_preset(7), 9, flags(0), scale_one(),
+                                     pointers(10, 11, 11, 1, 2, 3), data_raw([1.5] * 9))
+    seeds["err-overlap-after"] = kernel_case(fmt_preset(8), 20, flags(0), scale_one(),
+                                             pointers(12, 12, 12, 3, 1, 2), data_raw([2.5] * 20))
+    seeds["err-overlap-before"] = kernel_case(fmt_preset(9), 20, flags(1), scale_one(),
+                                              pointers(15, 15, 15, 0, 3, 7),
+                                              data_raw([2.5] * 20))
+    seeds["in-place"] = kernel_case(fmt_preset(11), 33, flags(2), scale_pow2(2),
+                                    pointers(13, 0, 13), grid_all(33, ties))
+    # scales that are not powers of two: the division path
+    seeds["scale-third"] = kernel_case(fmt_preset(12), 40, flags(0), scale_raw(0x3EAAAAAB),
+                                       pointers(), grid_all(40, ties))
+    seeds["scale-tiny"] = kernel_case(fmt_preset(13), 24, flags(2), scale_raw(0x00800001),
+                                      pointers(), data_raw(SPECIAL_BITS[:24]))
+    seeds["scale-huge"] = kernel_case(fmt_preset(4), 24, flags(2), scale_raw(0x7F000001),
+                                      pointers(), data_raw(SPECIAL_BITS[:24]))
+    return seeds
+
+
+def backend_prefix(env, name):
+    return u8(env) + u8(len(name)) + name
+
+
+def backend_seeds(kseeds):
+    seeds = {}
+    names = [b"avx512", b"avx2", b"neon", b"scalar", b"auto", b"AVX2", b"sse", b"", b"scalar\x00x",
+             b"avx51", b"avx2 "]
+    for i, (k, body) in enumerate(sorted(kseeds.items())):
+        if i % 2 and not k.startswith("long"):
+            continue
+        seeds[k] = backend_prefix(i % 16, names[i % len(names)]) + body
+    return seeds
+
+
+def format_seeds():
+    seeds = {}
+    names = ["float4_e2m1fn", "FLOAT4_E2M1FN", "fp4_e2m1", "e2m1", "e2m1fn", "float6_e2m3",
+             "fp6_e3m2fn", "e3m2", "float8_e3m4", "fp8_e4m3", "e4m3", "float8_e4m3fn",
+             "e4m3fn", "float8_e4m3fnuz", "fp8_e4m3b11fnuz", "e4m3b11fnuz", "float8_e5m2",
+             "e5m2fnuz", "float8_e8m0fnu", "e8m0fnu", "e8m0", "fp8_e8m0", "e3m0", "e1m2",
+             "e0m3", "int4", "INT4", "float4_e3m0fn", "fp4_e1m2", "float8_e4m3fnx", "float16",
+             "fp08_e4m3", "float4_e2m1fnfn", ""]
+    for i, nm in enumerate(names):
+        seeds["name-%02d" % i] = nm.encode() + b"\x00"
+    # fpq_format_make: status-string u32, then E, M, family, signed, bias mode and delta
+    def make(e, m, fam, s, mode, delta=b""):
+        return u32(0) + u8(e + 2) + u8(m + 2) + u8(fam + 1) + u8(s + 1) + u8(mode) + delta
+
+    cases = [
+        ("e0m1-bias-m104", 0, 1, FINITE, 1, 0x40, struct.pack("<b", -104)),
+        ("e0m1-bias-m105", 0, 1, FINITE, 1, 0x40, struct.pack("<b", -105)),
+        ("e0m1-bias-m127", 0, 1, FINITE, 1, 0x40, struct.pack("<b", -127)),
+        ("e0m3-bias-127", 0, 3, FINITE, 1, 0x40, struct.pack("<b", 127)),
+        ("e1m1-bias-m103", 1, 1, FINITE, 1, 0x40, struct.pack("<b", -103)),
+        ("e3m4-ieee-default", 3, 4, IEEE, 1, 0, b""),
+        ("e8m0-default", 8, 0, E8M0, 0, 0, b""),
+        ("e8m0-signed", 8, 0, E8M0, 1, 0, b""),
+        ("fnuz-unsigned", 4, 3, FNUZ, 0, 0, b""),
+        ("ieee-m0", 4, 0, IEEE, 1, 0, b""),
+        ("fn-e1m0", 1, 0, FN, 1, 0, b""),
+        ("finite-e0m0", 0, 0, FINITE, 0, 0, b""),
+        ("width-9", 5, 3, FINITE, 1, 0, b""),
+        ("bias-raw-huge", 4, 3, IEEE, 1, 0xC0, u32(0x7FFFFFF0)),
+        ("bias-raw-default-sentinel", 2, 1, FINITE, 1, 0xC0, u32(0xFFFF8000)),
+        ("family-6", 2, 1, 6, 1, 0, b""),
+        ("signed-2", 2, 1, FINITE, 2, 0, b""),
+    ]
+    for name, e, m, fam, s, mode, delta in cases:
+        # then check_format: values capacity, describe capacity, n, flags, maxval, scale, bias,
+        # environment; then a preset index
+        tail = (u8(255) + u8(10) + u8(1) + struct.pack("<Q", 12345) + u8(3) +
+                u32(f32bits(6.0)) + u8(3) + u8(40) + u32(0x123456) + u8(2) + u16(300) + u8(5))
+        seeds["make-" + name] = make(e, m, fam, s, mode, delta) + tail + u8(len(name) % 14)
+    # raw descriptors
+    raws = [(2, 1, 1, FINITE, 1), (4, 3, 7, FN, 1), (8, 0, 127, E8M0, 0), (8, 0, 126, E8M0, 0),
+            (0, 3, 149, FINITE, 1), (0, 1, -127, FINITE, 1), (7, 0, 63, FINITE, 0),
+            (5, 2, 15, IEEE, 0), (1, 6, 0, FNUZ, 1)]
+    # With zero bytes, fpq_format_make's part reads 5 bytes and each check_format 25: the
+    # raw descriptor starts at byte 60.
+    for i, (e, m, b, fam, s) in enumerate(raws):
+        raw = struct.pack("<8i", e, m, b, fam, s, 0, 0, 0)
+        seeds["raw-%d" % i] = u32(i) + b"\x00" * 30 + u8(i) + b"\x00" * 25 + raw + b"\x00" * 30
+    return seeds
+
+
+def write(harness, seeds):
+    d = os.path.join(CORPUS, harness)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        if f.startswith("seed-"):
+            os.remove(os.path.join(d, f))
+    for name, data in sorted(seeds.items()):
+        with open(os.path.join(d, "seed-" + name), "wb") as fh:
+            fh.write(data)
+    return len(seeds)
+
+
+def main():
+    k = kernel_seeds()
+    print("fuzz_kernels:", write("fuzz_kernels", k))
+    print("fuzz_backends:", write("fuzz_backends", backend_seeds(k)))
+    print("fuzz_format:", write("fuzz_format", format_seeds()))
+
+
+if __name__ == "__main__":
+    main()
