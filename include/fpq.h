@@ -348,7 +348,8 @@ FPQ_API size_t fpq_tensor_code_bytes(const fpq_format *fmt, const fpq_tensor *t,
  *            non-zero value gets 1.
  *   E8M0 (OCP Microscaling v1.0): 2^(floor(log2(amax)) - emax_elem), emax_elem the exponent
  *            of the format's largest value, clamped to 2^-127 .. 2^127; a group with a NaN gets
- *            the NaN scale 0xFF; Inf counts as a NaN (see docs/tensors.md); clip_ratio must be 1.
+ *            the NaN scale 0xFF; Inf counts as a NaN (see docs/tensors.md); a clip_ratio below
+ *            1 scales amax before the floor.
  *   E4M3 (NVFP4): tensor_scale = amax_tensor * clip_ratio / (max_finite * 448); each group's
  *            code is float8_e4m3fn(amax_group * clip_ratio / (max_finite * tensor_scale)),
  *            rounded to nearest, saturating, and at least the smallest positive code.

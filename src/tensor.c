@@ -50,8 +50,10 @@ static int check_shape(const fpq_tensor *t, shape *sh)
     if (t->rows == 0 || t->cols == 0 || t->row_stride < t->cols)
         return FPQ_ERR_SIZE;
     sh->elem_size = fpqi_elem_size(t->elem_type);
-    /* The last row ends at (rows - 1) * stride + cols elements; that must fit in bytes. */
-    if (t->rows - 1 > (SIZE_MAX / sh->elem_size - t->cols) / t->row_stride)
+    /* The last row ends at (rows - 1) * stride + cols elements; that must fit in bytes (each
+     * term checked before it is used, so nothing wraps). */
+    if (t->row_stride > SIZE_MAX / sh->elem_size ||
+        t->rows - 1 > (SIZE_MAX / sh->elem_size - t->cols) / t->row_stride)
         return FPQ_ERR_SIZE;
     sh->rows = t->rows;
     sh->cols = t->cols;
@@ -270,7 +272,7 @@ static void write_scale(const scale_recipe *rc, const group_stats *g, size_t i, 
     case FPQ_SCALE_E8M0:
         if (g->nonfinite) {
             codes[i] = 0xff;
-        } else if (!(a > 0)) {
+        } else if (!((float)a > 0.0f)) { /* zero, or amax * clip below float32 */
             codes[i] = 0;
         } else {
             float af = (float)a;
@@ -579,13 +581,19 @@ static int prepare(tensor_call *tc, enum tensor_op op, const fpq_format *fmt,
     return FPQ_OK;
 }
 
+/* Each public call runs whole in the default FP environment: scale products and checks as
+ * well as the kernels (run_rows' own guard then finds nothing to change). */
 int fpq_tensor_quantize(const fpq_format *fmt, const fpq_tensor *t, const void *x,
                         const fpq_scales *s, unsigned flags, void *codes, size_t codes_bytes)
 {
     tensor_call tc;
-    int status = prepare(&tc, T_QUANTIZE, fmt, t, x, s, flags, codes, codes, codes_bytes, 0);
+    fpqi_fpenv env;
+    int status;
+    fpqi_fpenv_enter(&env);
+    status = prepare(&tc, T_QUANTIZE, fmt, t, x, s, flags, codes, codes, codes_bytes, 0);
     if (status == FPQ_OK)
         run_tensor(&tc);
+    fpqi_fpenv_leave(&env);
     return status;
 }
 
@@ -593,9 +601,13 @@ int fpq_tensor_dequantize(const fpq_format *fmt, const fpq_tensor *t, const void
                           size_t codes_bytes, const fpq_scales *s, unsigned flags, void *y)
 {
     tensor_call tc;
-    int status = prepare(&tc, T_DEQUANTIZE, fmt, t, codes, s, flags, y, codes, codes_bytes, 0);
+    fpqi_fpenv env;
+    int status;
+    fpqi_fpenv_enter(&env);
+    status = prepare(&tc, T_DEQUANTIZE, fmt, t, codes, s, flags, y, codes, codes_bytes, 0);
     if (status == FPQ_OK)
         run_tensor(&tc);
+    fpqi_fpenv_leave(&env);
     return status;
 }
 
@@ -603,9 +615,13 @@ int fpq_tensor_fake_quantize(const fpq_format *fmt, const fpq_tensor *t, const v
                              const fpq_scales *s, unsigned flags, void *y)
 {
     tensor_call tc;
-    int status = prepare(&tc, T_FAKE_QUANTIZE, fmt, t, x, s, flags, y, NULL, 0, 0);
+    fpqi_fpenv env;
+    int status;
+    fpqi_fpenv_enter(&env);
+    status = prepare(&tc, T_FAKE_QUANTIZE, fmt, t, x, s, flags, y, NULL, 0, 0);
     if (status == FPQ_OK)
         run_tensor(&tc);
+    fpqi_fpenv_leave(&env);
     return status;
 }
 
@@ -614,18 +630,21 @@ int fpq_tensor_quantize_auto(const fpq_format *fmt, const fpq_tensor *t, const v
                              size_t codes_bytes)
 {
     tensor_call tc;
-    int status = prepare(&tc, T_QUANTIZE, fmt, t, x, s, flags, codes, codes, codes_bytes, 1);
-    if (status != FPQ_OK)
-        return status;
-    if (!(clip_ratio > 0.0f && clip_ratio <= 1.0f))
-        return FPQ_ERR_ARGUMENT;
-    status = fpq_tensor_compute_scales(fmt, t, x, clip_ratio, s);
+    fpqi_fpenv env;
+    int status;
+    fpqi_fpenv_enter(&env);
+    status = prepare(&tc, T_QUANTIZE, fmt, t, x, s, flags, codes, codes, codes_bytes, 1);
+    if (status == FPQ_OK && !(clip_ratio > 0.0f && clip_ratio <= 1.0f))
+        status = FPQ_ERR_ARGUMENT;
+    if (status == FPQ_OK)
+        status = compute_scales(fmt, t, x, clip_ratio, s);
     if (status == FPQ_OK) {
         tc.v.tensor_scale = s->tensor_scale;
         if (tc.v.encoding == FPQ_SCALE_E4M3)
             build_e4m3_scales(&tc.v);
         run_tensor(&tc);
     }
+    fpqi_fpenv_leave(&env);
     return status;
 }
 

@@ -287,6 +287,95 @@ def format_seeds():
     return seeds
 
 
+# ---- fuzz_tensor (layout: tests/fuzz/fuzz_tensor.c, LLVMFuzzerTestOneInput's reading order) -
+
+F32T, F16T, BF16T = 0, 3, 5            # element-type bytes
+SC_F32, SC_E8M0, SC_E4M3 = 0, 3, 5     # scale-encoding bytes
+TENSOR, ROW, COLUMN, BLOCK = 0, 1, 2, 3
+
+
+def tensor_case(fmt, rows, cols, et=F32T, gran=TENSOR, block=2, stride=b"\x00", shape=b"\x00",
+                tstruct=0, enc=SC_F32, sstruct=0, count=0, count_extra=b"", tscale=b"\x02",
+                scales=None, fl=0, clip=0, misc=0x20, env=0, cap=0, data_mode=1,
+                k=0, data=b"", version=b"\x03", convert=b"\x04\x01"):
+    """rows / cols 1..64; stride: the stride byte (+ huge index); block: 8 << block;
+    scales: the mode byte and what it reads (mode 0: a byte, then one byte per group);
+    misc 0x20: quantize with compute_scales' scales; data_mode 1: byte / 16 * 2^k."""
+    if scales is None:  # all equal: 1.0 (float32 via fz_pick_scale), 2^0 (E8M0), 1.0 (E4M3)
+        scales = {SC_E8M0: b"\x02\x7f", SC_E4M3: b"\x02\x38"}.get(enc, b"\x01\x02")
+    if not data:
+        data = bytes((i * 37 + 11) & 0xFF for i in range(rows * cols))
+    return (version + fmt + shape + stride + u8(rows - 1) + u8(cols - 1) + u8(et) + u8(gran)
+            + u8(block) + u8(tstruct) + u8(enc) + u8(sstruct) + u8(count) + count_extra
+            + tscale + scales + u8(fl) + u8(clip) + u8(misc) + u8(env) + u8(cap)
+            + u8(data_mode) + struct.pack("<b", k) + data + convert)
+
+
+def tensor_seeds():
+    seeds = {}
+    e2m1, e4m3fn, e8m0 = fmt_preset(0), fmt_preset(5), fmt_preset(10)
+    for i, name in enumerate(PRESETS):
+        seeds["preset-%s-row" % name] = tensor_case(fmt_preset(i), 5, 13, gran=ROW, k=i % 5)
+    seeds["mxfp4-e8m0-block32"] = tensor_case(e2m1, 4, 64, gran=BLOCK, block=2, enc=SC_E8M0)
+    seeds["mxfp8-e8m0-block32-bf16"] = tensor_case(e4m3fn, 3, 40, et=BF16T, gran=BLOCK, block=2,
+                                                   enc=SC_E8M0)
+    seeds["nvfp4-e4m3-block16"] = tensor_case(e2m1, 4, 48, gran=BLOCK, block=1, enc=SC_E4M3)
+    seeds["nvfp4-given-codes"] = tensor_case(e2m1, 2, 16, gran=BLOCK, block=0, enc=SC_E4M3,
+                                             scales=b"\x00\x00\x38\x40\x00\x7e", misc=0)
+    seeds["e8m0-given-nan-and-zero"] = tensor_case(e2m1, 2, 16, gran=BLOCK, block=0,
+                                                   enc=SC_E8M0, scales=b"\x00\x00\x00\xff\x7f\x80",
+                                                   misc=0)
+    seeds["e4m3-given-zero-code"] = tensor_case(e2m1, 1, 8, gran=TENSOR, enc=SC_E4M3,
+                                                scales=b"\x00\x00\x00", misc=0)
+    seeds["f16-per-column"] = tensor_case(fmt_preset(8), 6, 9, et=F16T, gran=COLUMN, k=3)
+    seeds["bf16-per-tensor-raw"] = tensor_case(fmt_preset(4), 3, 7, et=BF16T, data_mode=0,
+                                               data=bytes(range(0, 255, 6)))
+    seeds["f32-raw-bits"] = tensor_case(fmt_preset(9), 4, 4, data_mode=0,
+                                        data=b"".join(u32(b) for b in SPECIAL_BITS[:16]))
+    seeds["f32-specials"] = tensor_case(fmt_preset(1), 8, 8, gran=ROW, data_mode=3)
+    seeds["stride-padded"] = tensor_case(fmt_preset(2), 5, 6, gran=COLUMN, stride=u8(10 | 3 << 4))
+    seeds["stride-below-cols"] = tensor_case(e2m1, 3, 8, stride=u8(13 | 1 << 4))
+    seeds["stride-zero"] = tensor_case(e2m1, 3, 8, stride=u8(14), count_extra=b"\x00")
+    seeds["rows-zero"] = tensor_case(e2m1, 3, 8, shape=u8(5 << 1 | 1), count_extra=b"\x00")
+    seeds["huge-rows"] = tensor_case(e2m1, 3, 8, shape=u8(6 << 1 | 0x80) + u8(0),
+                                     stride=b"\x00", count_extra=b"\x00")
+    seeds["huge-cols"] = tensor_case(e2m1, 3, 8, shape=u8(7 << 1 | 0x80) + u8(1),
+                                     count_extra=b"\x00")
+    seeds["huge-stride"] = tensor_case(e2m1, 3, 8, stride=u8(15) + u8(2), count_extra=b"\x00")
+    seeds["tensor-struct-short"] = tensor_case(e2m1, 2, 8, tstruct=12, count_extra=b"\x00")
+    seeds["tensor-struct-long"] = tensor_case(e2m1, 2, 8, tstruct=14)
+    seeds["tensor-reserved"] = tensor_case(e2m1, 2, 8, tstruct=15, count_extra=b"\x00")
+    seeds["bad-block-size"] = tensor_case(e2m1, 2, 24, gran=BLOCK, block=0xc4,
+                                          count_extra=b"\x00")
+    seeds["bad-granularity"] = tensor_case(e2m1, 2, 8, gran=4, count_extra=b"\x00")
+    seeds["bad-elem-type"] = tensor_case(e2m1, 2, 8, et=6, count_extra=b"\x00")
+    seeds["bad-encoding"] = tensor_case(e2m1, 2, 8, enc=7)
+    seeds["scales-struct-short"] = tensor_case(e2m1, 2, 8, sstruct=13)
+    seeds["scales-null"] = tensor_case(e2m1, 2, 8, sstruct=0xf0)
+    seeds["count-short"] = tensor_case(e2m1, 4, 8, gran=ROW, count=6 | 1 << 3)
+    seeds["unknown-flags"] = tensor_case(e2m1, 2, 8, fl=0x84, misc=0) + u32(0x10)
+    seeds["unpacked-nosat"] = tensor_case(fmt_preset(8), 3, 11, gran=ROW, fl=3, k=20)
+    seeds["fp6-packed-odd"] = tensor_case(fmt_preset(1), 3, 5, gran=ROW, fl=0, k=2)
+    seeds["clip-half"] = tensor_case(e2m1, 3, 12, gran=ROW, clip=4)
+    seeds["clip-nan"] = tensor_case(e2m1, 3, 12, gran=ROW, clip=6 | 2 << 3)
+    seeds["e8m0-clip-half"] = tensor_case(e2m1, 2, 32, gran=BLOCK, block=2, enc=SC_E8M0, clip=4)
+    seeds["cap-short"] = tensor_case(e2m1, 3, 9, cap=6)
+    seeds["cap-long"] = tensor_case(e2m1, 3, 9, cap=7 | 3 << 3)
+    seeds["in-place"] = tensor_case(fmt_preset(6), 4, 10, gran=ROW, misc=0x60)
+    seeds["misaligned"] = tensor_case(e2m1, 2, 8, misc=0x1f)
+    seeds["env-upward-ftz"] = tensor_case(fmt_preset(8), 4, 10, gran=COLUMN, env=1 | 4 | 8, k=-30)
+    seeds["e8m0-format-tensor"] = tensor_case(e8m0, 3, 10, gran=ROW, k=5)
+    seeds["make-e3m2-unsigned"] = tensor_case(fmt_make(3, 2, FINITE, 0), 3, 10, gran=ROW)
+    seeds["raw-invalid-format"] = tensor_case(fmt_raw(9, 1, 0, IEEE, 1), 2, 8)
+    seeds["version-raw"] = tensor_case(e2m1, 1, 8, version=u8(1) + u32(0x7FFFFFFF))
+    seeds["version-older-major"] = tensor_case(e2m1, 1, 8, version=u8(2) + u8(0xFF) + u8(1) + u8(0))
+    seeds["convert-nan-patterns"] = tensor_case(
+        e2m1, 1, 8, convert=u8(7) + u8(0) + b"".join(u16(h) for h in
+                                                     (0x7C01, 0xFE00, 0x7F81, 0xFFC1, 0x8001,
+                                                      0x7BFF, 0x0400, 0x7F7F)))
+    return seeds
+
+
 def write(harness, seeds):
     d = os.path.join(CORPUS, harness)
     os.makedirs(d, exist_ok=True)
@@ -304,6 +393,7 @@ def main():
     print("fuzz_kernels:", write("fuzz_kernels", k))
     print("fuzz_backends:", write("fuzz_backends", backend_seeds(k)))
     print("fuzz_format:", write("fuzz_format", format_seeds()))
+    print("fuzz_tensor:", write("fuzz_tensor", tensor_seeds()))
 
 
 if __name__ == "__main__":
