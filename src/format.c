@@ -508,30 +508,21 @@ static int bias_from_scale(const fpq_format *fmt, float scale, double *bias)
 /* The conversions do float and libm arithmetic: run them in the default environment too. */
 int fpq_scale_from_maxval(const fpq_format *fmt, float maxval, float *scale)
 {
-    fpqi_fpenv env;
     int status;
-    fpqi_fpenv_enter(&env);
-    status = scale_from_maxval(fmt, maxval, scale);
-    fpqi_fpenv_leave(&env);
+    FPQI_IN_DEFAULT_FPENV(status, scale_from_maxval(fmt, maxval, scale));
     return status;
 }
 
 int fpq_scale_from_bias(const fpq_format *fmt, double bias, float *scale)
 {
-    fpqi_fpenv env;
     int status;
-    fpqi_fpenv_enter(&env);
-    status = scale_from_bias(fmt, bias, scale);
-    fpqi_fpenv_leave(&env);
+    FPQI_IN_DEFAULT_FPENV(status, scale_from_bias(fmt, bias, scale));
     return status;
 }
 
 int fpq_bias_from_scale(const fpq_format *fmt, float scale, double *bias)
 {
-    fpqi_fpenv env;
     int status;
-    fpqi_fpenv_enter(&env);
-    status = bias_from_scale(fmt, scale, bias);
-    fpqi_fpenv_leave(&env);
+    FPQI_IN_DEFAULT_FPENV(status, bias_from_scale(fmt, scale, bias));
     return status;
 }

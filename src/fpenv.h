@@ -65,4 +65,14 @@ FPQI_INLINE void fpqi_fpenv_leave(const fpqi_fpenv *env)
 }
 #endif
 
+/* status = call, run in the default environment: for public entry points whose work does
+ * floating-point arithmetic outside the kernels. */
+#define FPQI_IN_DEFAULT_FPENV(status, call)                                              \
+    do {                                                                                 \
+        fpqi_fpenv fpqi_env_;                                                            \
+        fpqi_fpenv_enter(&fpqi_env_);                                                    \
+        (status) = (call);                                                               \
+        fpqi_fpenv_leave(&fpqi_env_);                                                    \
+    } while (0)
+
 #endif /* FPQ_FPENV_H */

@@ -384,12 +384,8 @@ static int compute_scales(const fpq_format *fmt, const fpq_tensor *t, const void
 int fpq_tensor_compute_scales(const fpq_format *fmt, const fpq_tensor *t, const void *x,
                               float clip_ratio, fpq_scales *s)
 {
-    fpqi_fpenv env;
     int status;
-
-    fpqi_fpenv_enter(&env);
-    status = compute_scales(fmt, t, x, clip_ratio, s);
-    fpqi_fpenv_leave(&env);
+    FPQI_IN_DEFAULT_FPENV(status, compute_scales(fmt, t, x, clip_ratio, s));
     return status;
 }
 
@@ -581,47 +577,41 @@ static int prepare(tensor_call *tc, enum tensor_op op, const fpq_format *fmt,
     return FPQ_OK;
 }
 
-/* Each public call runs whole in the default FP environment: scale products and checks as
- * well as the kernels (run_rows' own guard then finds nothing to change). */
+/* Checks a call and runs it. Each public call runs whole in the default FP environment:
+ * scale products and checks as well as the kernels (run_rows' own guard then finds nothing to
+ * change). */
+static int checked_run(enum tensor_op op, const fpq_format *fmt, const fpq_tensor *t,
+                       const void *in, const fpq_scales *s, unsigned flags, void *out,
+                       const void *codes, size_t codes_bytes)
+{
+    tensor_call tc;
+    int status = prepare(&tc, op, fmt, t, in, s, flags, out, codes, codes_bytes, 0);
+    if (status == FPQ_OK)
+        run_tensor(&tc);
+    return status;
+}
+
 int fpq_tensor_quantize(const fpq_format *fmt, const fpq_tensor *t, const void *x,
                         const fpq_scales *s, unsigned flags, void *codes, size_t codes_bytes)
 {
-    tensor_call tc;
-    fpqi_fpenv env;
     int status;
-    fpqi_fpenv_enter(&env);
-    status = prepare(&tc, T_QUANTIZE, fmt, t, x, s, flags, codes, codes, codes_bytes, 0);
-    if (status == FPQ_OK)
-        run_tensor(&tc);
-    fpqi_fpenv_leave(&env);
+    FPQI_IN_DEFAULT_FPENV(status, checked_run(T_QUANTIZE, fmt, t, x, s, flags, codes, codes, codes_bytes));
     return status;
 }
 
 int fpq_tensor_dequantize(const fpq_format *fmt, const fpq_tensor *t, const void *codes,
                           size_t codes_bytes, const fpq_scales *s, unsigned flags, void *y)
 {
-    tensor_call tc;
-    fpqi_fpenv env;
     int status;
-    fpqi_fpenv_enter(&env);
-    status = prepare(&tc, T_DEQUANTIZE, fmt, t, codes, s, flags, y, codes, codes_bytes, 0);
-    if (status == FPQ_OK)
-        run_tensor(&tc);
-    fpqi_fpenv_leave(&env);
+    FPQI_IN_DEFAULT_FPENV(status, checked_run(T_DEQUANTIZE, fmt, t, codes, s, flags, y, codes, codes_bytes));
     return status;
 }
 
 int fpq_tensor_fake_quantize(const fpq_format *fmt, const fpq_tensor *t, const void *x,
                              const fpq_scales *s, unsigned flags, void *y)
 {
-    tensor_call tc;
-    fpqi_fpenv env;
     int status;
-    fpqi_fpenv_enter(&env);
-    status = prepare(&tc, T_FAKE_QUANTIZE, fmt, t, x, s, flags, y, NULL, 0, 0);
-    if (status == FPQ_OK)
-        run_tensor(&tc);
-    fpqi_fpenv_leave(&env);
+    FPQI_IN_DEFAULT_FPENV(status, checked_run(T_FAKE_QUANTIZE, fmt, t, x, s, flags, y, NULL, 0));
     return status;
 }
 
