@@ -640,7 +640,8 @@ int fpq_tensor_quantize_auto(const fpq_format *fmt, const fpq_tensor *t, const v
 
 /* ------------------------------------------------------------------------------------------ */
 
-int fpq_convert_to_float32(int elem_type, const void *in, size_t n, float *out)
+/* The public conversions: checks, then the kernel table's loop in the default environment. */
+static int convert(int elem_type, const void *in, size_t n, void *out, int widen)
 {
     fpqi_fpenv env;
     if (!in || !out)
@@ -648,20 +649,20 @@ int fpq_convert_to_float32(int elem_type, const void *in, size_t n, float *out)
     if (elem_type != FPQ_FLOAT16 && elem_type != FPQ_BFLOAT16)
         return FPQ_ERR_ARGUMENT;
     fpqi_fpenv_enter(&env);
-    fpqi_active_kernels()->widen(elem_type, in, n, out);
+    if (widen)
+        fpqi_active_kernels()->widen(elem_type, in, n, (float *)out);
+    else
+        fpqi_active_kernels()->narrow(elem_type, (const float *)in, n, out);
     fpqi_fpenv_leave(&env);
     return FPQ_OK;
 }
 
+int fpq_convert_to_float32(int elem_type, const void *in, size_t n, float *out)
+{
+    return convert(elem_type, in, n, out, 1);
+}
+
 int fpq_convert_from_float32(int elem_type, const float *in, size_t n, void *out)
 {
-    fpqi_fpenv env;
-    if (!in || !out)
-        return FPQ_ERR_NULL;
-    if (elem_type != FPQ_FLOAT16 && elem_type != FPQ_BFLOAT16)
-        return FPQ_ERR_ARGUMENT;
-    fpqi_fpenv_enter(&env);
-    fpqi_active_kernels()->narrow(elem_type, in, n, out);
-    fpqi_fpenv_leave(&env);
-    return FPQ_OK;
+    return convert(elem_type, in, n, out, 0);
 }
