@@ -101,6 +101,33 @@ static void fill(const fpq_tensor *t, void *x, uint64_t *rng, int with_specials)
     }
 }
 
+/* A tensor description and a scale array, as every test below builds them. */
+static fpq_tensor tensor_desc(size_t rows, size_t cols, size_t stride, int type, int gran,
+                              int block)
+{
+    fpq_tensor t;
+    memset(&t, 0, sizeof t);
+    t.struct_size = sizeof t;
+    t.rows = rows;
+    t.cols = cols;
+    t.row_stride = stride;
+    t.elem_type = type;
+    t.granularity = gran;
+    t.block_size = block;
+    return t;
+}
+
+static fpq_scales scales_desc(int encoding, void *data, size_t count)
+{
+    fpq_scales s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    s.encoding = encoding;
+    s.data = data;
+    s.count = count;
+    return s;
+}
+
 /* Quantize, dequantize and fake-quantize one tensor and compare every byte with the model. */
 static void check_against_model(const fpq_format *f, const char *fname, const fpq_tensor *t,
                                 int encoding, unsigned flags)
@@ -119,11 +146,7 @@ static void check_against_model(const fpq_format *f, const char *fname, const fp
         CHECK(!"out of memory");
         goto done;
     }
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    s.encoding = encoding;
-    s.data = sdata;
-    s.count = nscales;
+    s = scales_desc(encoding, sdata, nscales);
     fill(t, x, &rng, 1);
     memset(y, 0x5a, span * esize);
     memcpy(z, y, span * esize);
@@ -232,18 +255,8 @@ static void test_mx_blocks_give_the_hand_worked_answers(void)
 
     CHECK(fpq_format_from_name("e2m1", &e2m1) == FPQ_OK);
     CHECK(fpq_format_from_name("float8_e4m3fn", &e4m3) == FPQ_OK);
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = 6;
-    t.cols = t.row_stride = 32;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = FPQ_PER_BLOCK;
-    t.block_size = 32;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    s.encoding = FPQ_SCALE_E8M0;
-    s.data = scales;
-    s.count = 6;
+    t = tensor_desc(6, 32, 32, FPQ_FLOAT32, FPQ_PER_BLOCK, 32);
+    s = scales_desc(FPQ_SCALE_E8M0, scales, 6);
     for (i = 0; i < 32; i++) {
         x[i] = (i % 2 ? -1.0f : 1.0f) * (float)(i % 8) * 0.5f; /* amax 3.5 */
         x[32 + i] = 0.25f * (float)i / 31.0f;                  /* amax 0.25 */
@@ -296,18 +309,8 @@ static void test_e8m0_scales_over_their_whole_range_match_the_model(void)
     const char *backend;
     int bi;
 
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = 1;
-    t.cols = t.row_stride = NB * K;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = FPQ_PER_BLOCK;
-    t.block_size = K;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    s.encoding = FPQ_SCALE_E8M0;
-    s.data = scales;
-    s.count = NB;
+    t = tensor_desc(1, NB * K, NB * K, FPQ_FLOAT32, FPQ_PER_BLOCK, K);
+    s = scales_desc(FPQ_SCALE_E8M0, scales, NB);
     memcpy(scales, codes_used, NB);
     for (i = 0; i < NB * K; i++)
         x[i] = fpqt_rand_float_bits(&rng);
@@ -352,18 +355,8 @@ static void test_nvfp4_round_trip_stays_within_the_recipe_bound(void)
         double u2 = ((double)(fpqt_rand(&rng) >> 11) + 0.5) / 9007199254740992.0;
         x[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2) * (i % 3 ? 1 : 40));
     }
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = R;
-    t.cols = t.row_stride = C;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = FPQ_PER_BLOCK;
-    t.block_size = 16;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    s.encoding = FPQ_SCALE_E4M3;
-    s.data = scales;
-    s.count = sizeof scales;
+    t = tensor_desc(R, C, C, FPQ_FLOAT32, FPQ_PER_BLOCK, 16);
+    s = scales_desc(FPQ_SCALE_E4M3, scales, sizeof scales);
     CHECK(fpq_tensor_quantize_auto(&f, &t, x, 1.0f, &s, 0, codes, sizeof codes) == FPQ_OK);
     CHECK(fpq_tensor_dequantize(&f, &t, codes, sizeof codes, &s, 0, y) == FPQ_OK);
     {
@@ -453,17 +446,8 @@ static void test_bad_tensor_arguments_are_refused_and_write_nothing(void)
 
     CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);
     memset(x, 0, sizeof x);
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = 4;
-    t.cols = t.row_stride = 16;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = FPQ_PER_ROW;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    s.encoding = FPQ_SCALE_FLOAT32;
-    s.data = sc;
-    s.count = 4;
+    t = tensor_desc(4, 16, 16, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+    s = scales_desc(FPQ_SCALE_FLOAT32, sc, 4);
     memset(codes, 0xab, sizeof codes);
     memcpy(before, codes, sizeof codes);
     CHECK(fpq_tensor_quantize(&f, &t, x, &s, 0, codes, sizeof codes) == FPQ_OK);
@@ -546,18 +530,8 @@ static void test_tensor_threads_give_identical_bytes(void)
         CHECK(!"out of memory");
         goto done;
     }
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = R;
-    t.cols = t.row_stride = C;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = FPQ_PER_BLOCK;
-    t.block_size = 32;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    s.encoding = FPQ_SCALE_E8M0;
-    s.data = scales;
-    s.count = sizeof scales;
+    t = tensor_desc(R, C, C, FPQ_FLOAT32, FPQ_PER_BLOCK, 32);
+    s = scales_desc(FPQ_SCALE_E8M0, scales, sizeof scales);
     CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);
     fill(&t, x, &rng, 0);
     CHECK(fpq_tensor_compute_scales(&f, &t, x, 1.0f, &s) == FPQ_OK);
