@@ -49,8 +49,8 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(CFLAGS) $(LDFLAGS)
 LIBS := -lm
 
-LIB_SRC := src/format.c src/quantize.c src/tensor.c src/dispatch.c src/status.c src/kernels/scalar.c \
-	src/kernels/avx2.c src/kernels/avx512.c src/kernels/neon.c
+# Every file under src/ is part of the library (meson.build lists them by name).
+LIB_SRC := $(sort $(wildcard src/*.c) $(wildcard src/kernels/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
 LIB_HDR := include/fpq.h $(wildcard src/*.h) $(wildcard src/kernels/*.h)
 
@@ -101,19 +101,25 @@ $(BUILDDIR)/quickstart: examples/quickstart.c $(STATIC_LIB)
 	@mkdir -p $(BUILDDIR)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(STATIC_LIB) -o $@ $(LIBS)
 
-$(BUILDDIR)/demo: examples/demo.c $(STATIC_LIB)
+# The demo: demo.c and its sections examples/demo_*.c.
+DEMO_SRC := $(sort $(wildcard examples/demo*.c))
+
+$(BUILDDIR)/demo: $(DEMO_SRC) examples/demo.h $(STATIC_LIB)
 	@mkdir -p $(BUILDDIR)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(STATIC_LIB) -o $@ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(DEMO_SRC) $(STATIC_LIB) -o $@ $(LIBS)
 
 demo: $(BUILDDIR)/demo
 	$(BUILDDIR)/demo
 
-$(BUILDDIR)/bench: tests/bench/bench.c $(STATIC_LIB)
+# Each tests/bench/*.c is one benchmark program; `make bench` runs them in turn.
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILDDIR)/%,$(sort $(wildcard tests/bench/*.c)))
+
+$(BENCH_BIN): $(BUILDDIR)/%: tests/bench/%.c $(STATIC_LIB)
 	@mkdir -p $(BUILDDIR)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(STATIC_LIB) -o $@ $(LIBS)
 
-bench: $(BUILDDIR)/bench
-	$(BUILDDIR)/bench
+bench: $(BENCH_BIN)
+	@set -e; for b in $(BENCH_BIN); do echo "== $$b"; $$b; done
 
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)

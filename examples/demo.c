@@ -11,6 +11,7 @@
  * Built and run by `make demo`.
  */
 #include "fpq.h"
+#include "demo.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -18,13 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define W_ROWS 256
-#define W_COLS 512
-#define X_TOKENS 64
-#define X_CHANNELS 512
-#define NUM_OUTLIERS 4
-#define STUDENT_T_DOF 4
-#define SEED 0x5eed2024u
 
 /* e0m3 is INT4 (the grid -7..7); the others are the paper's three 4-bit float splits. */
 enum { F_INT4, F_E3M0, F_E2M1, F_E1M2, NUM_FORMATS };
@@ -37,11 +31,11 @@ static const double clip_ratios[] = {1.0, 0.8, 0.6, 0.4, 0.25, 0.15, 0.1};
 static const int outlier_channel[NUM_OUTLIERS] = {37, 141, 300, 466};
 static const float outlier_gain[NUM_OUTLIERS] = {20.0f, 28.0f, 36.0f, 50.0f};
 
-static float W[W_ROWS * W_COLS], X[X_TOKENS * X_CHANNELS];
+float W[W_ROWS * W_COLS], X[X_TOKENS * X_CHANNELS];
 static float Y[W_ROWS * W_COLS]; /* fake-quantized copy, large enough for W or X */
 
 /* Every fpq_* status is checked: the demo stops at the first failure. */
-static void check(int status, const char *what)
+void check(int status, const char *what)
 {
     if (status != FPQ_OK) {
         fprintf(stderr, "demo: %s failed: %s\n", what, fpq_status_string(status));
