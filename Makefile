@@ -29,6 +29,9 @@ LDFLAGS ?=
 OPENMP ?= auto
 WERROR ?= 1
 BUILDDIR ?= build
+# Where the libraries go; several checkouts' worth of builds can share a tree with
+# BUILDDIR=b2 LIBOUT=b2/lib.
+LIBOUT ?= lib
 
 ifeq ($(OPENMP),auto)
 OPENMP := $(shell printf 'int main(void){return 0;}\n' | \
@@ -57,8 +60,8 @@ LIB_HDR := include/fpq.h $(wildcard src/*.h) $(wildcard src/kernels/*.h)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILDDIR)/%.o)
 
-STATIC_LIB := lib/libfpq.a
-SHARED_LIB := lib/libfpq.so.$(VERSION)
+STATIC_LIB := $(LIBOUT)/libfpq.a
+SHARED_LIB := $(LIBOUT)/libfpq.so.$(VERSION)
 SHARED_SONAME := libfpq.so.$(VERSION_MAJOR)
 # Exports only fpq_* (version node FPQ_0); docs/abi.md.
 SHARED_MAP := src/fpq.map
@@ -72,16 +75,16 @@ $(BUILDDIR)/%.o: %.c $(LIB_HDR) tests/fpq_test.h
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(STATIC_LIB): $(LIB_OBJ)
-	@mkdir -p lib
+	@mkdir -p $(LIBOUT)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
 $(SHARED_LIB): $(LIB_OBJ) $(SHARED_MAP)
-	@mkdir -p lib
+	@mkdir -p $(LIBOUT)
 	$(CC) -shared -Wl,-soname,$(SHARED_SONAME) -Wl,--version-script=$(SHARED_MAP) \
 	    $(ALL_LDFLAGS) $(LIB_OBJ) -o $@ $(LIBS)
-	ln -sf libfpq.so.$(VERSION) lib/$(SHARED_SONAME)
-	ln -sf $(SHARED_SONAME) lib/libfpq.so
+	ln -sf libfpq.so.$(VERSION) $(LIBOUT)/$(SHARED_SONAME)
+	ln -sf $(SHARED_SONAME) $(LIBOUT)/libfpq.so
 
 $(BUILDDIR)/fpq.pc: pkgconfig/fpq.pc.in Makefile
 	@mkdir -p $(BUILDDIR)
@@ -136,4 +139,4 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libfpq.so $(DESTDIR)$(PKGCONFIGDIR)/fpq.pc
 
 clean:
-	rm -rf $(BUILDDIR) lib/libfpq.a lib/libfpq.so lib/libfpq.so.*
+	rm -rf $(BUILDDIR) $(LIBOUT)/libfpq.a $(LIBOUT)/libfpq.so $(LIBOUT)/libfpq.so.*
