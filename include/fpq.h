@@ -70,17 +70,18 @@ FPQ_API int fpq_check_version(int header_version);
 
 enum {
     FPQ_OK = 0,
-    FPQ_ERR_NULL = -1,        /* a required pointer argument is NULL */
-    FPQ_ERR_SIZE = -2,        /* a count is zero, or a byte size it implies overflows size_t */
-    FPQ_ERR_FORMAT = -3,      /* the format descriptor is invalid (see fpq_format_make) */
-    FPQ_ERR_SCALE = -4,       /* a scale is zero, negative, subnormal, infinite or NaN */
-    FPQ_ERR_FLAGS = -5,       /* unknown flag bits */
-    FPQ_ERR_NAME = -6,        /* a format name that fpq does not know */
-    FPQ_ERR_CAPACITY = -7,    /* an output array is too small for the result */
-    FPQ_ERR_OVERLAP = -8,     /* input and output buffers overlap where that is not allowed */
-    FPQ_ERR_ALIGN = -9,       /* a float pointer is not aligned to 4 bytes */
-    FPQ_ERR_ARGUMENT = -10,   /* any other out-of-range argument (e.g. a non-finite max value) */
-    FPQ_ERR_UNSUPPORTED = -11 /* a backend this CPU or build lacks, or an incompatible version */
+    FPQ_ERR_NULL = -1,         /* a required pointer argument is NULL */
+    FPQ_ERR_SIZE = -2,         /* a count is zero, or a byte size it implies overflows size_t */
+    FPQ_ERR_FORMAT = -3,       /* the format descriptor is invalid (see fpq_format_make) */
+    FPQ_ERR_SCALE = -4,        /* a scale is zero, negative, subnormal, infinite or NaN */
+    FPQ_ERR_FLAGS = -5,        /* unknown flag bits */
+    FPQ_ERR_NAME = -6,         /* a format name that fpq does not know */
+    FPQ_ERR_CAPACITY = -7,     /* an output array is too small for the result */
+    FPQ_ERR_OVERLAP = -8,      /* input and output buffers overlap where that is not allowed */
+    FPQ_ERR_ALIGN = -9,        /* a float pointer is not aligned to 4 bytes */
+    FPQ_ERR_ARGUMENT = -10,    /* any other out-of-range argument (e.g. a non-finite max value) */
+    FPQ_ERR_UNSUPPORTED = -11, /* a backend this CPU or build lacks, or an incompatible version */
+    FPQ_ERR_MEMORY = -12       /* an allocation failed (only the calls that allocate) */
 };
 
 /* A short English description of a status code ("ok", "null pointer", ...). Unknown codes give
@@ -428,6 +429,17 @@ FPQ_API int fpq_num_threads(void);
 /* ---------------------------------------------------------------------------------------------
  * Parameter search (docs/search.md)
  * ------------------------------------------------------------------------------------------- */
+
+/* Memory for the calls that allocate (the search objects, which keep calibration statistics
+ * between calls; every other call works in the caller's buffers). alloc returns memory aligned
+ * for any C object, or NULL on failure (the call then returns FPQ_ERR_MEMORY); free takes what
+ * alloc returned (never NULL). user is passed back unchanged. A NULL fpq_allocator pointer
+ * means malloc/free. This struct is fixed: it will never grow. */
+typedef struct fpq_allocator {
+    void *(*alloc)(void *user, size_t size);
+    void (*free)(void *user, void *ptr);
+    void *user;
+} fpq_allocator;
 
 /* ---------------------------------------------------------------------------------------------
  * Per-channel activations with pre-shifted exponent bias (docs/reparam.md)

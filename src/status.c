@@ -41,6 +41,7 @@ const char *fpq_status_string(int status)
     case FPQ_ERR_ALIGN: return "float buffer not aligned to 4 bytes";
     case FPQ_ERR_ARGUMENT: return "argument out of range";
     case FPQ_ERR_UNSUPPORTED: return "not supported by this CPU, build or version";
+    case FPQ_ERR_MEMORY: return "out of memory";
     default: return "unknown status";
     }
 }

@@ -1,0 +1,40 @@
+/*
+ * reparam_offsets.h - the split of per-channel exponent biases into one shared real-valued bias
+ * and integer per-channel offsets (LLM-FP4's pre-shifted exponent bias; docs/reparam.md). Shared
+ * by the reparameterization calls and the layer-level search, which must agree to the bit.
+ */
+#ifndef FPQ_REPARAM_OFFSETS_H
+#define FPQ_REPARAM_OFFSETS_H
+
+#include <math.h>
+
+/* Round half to even, independent of the caller's rounding mode (nearbyint would follow it). */
+static inline double fpqi_round_half_even(double v)
+{
+    double r = floor(v + 0.5);
+    if (r - v == 0.5 && fmod(r, 2.0) != 0.0)
+        r -= 1.0; /* a tie rounded up to an odd integer: take the even one below */
+    return r;
+}
+
+/* The integer offset k_c in [0, 2^exp_bits - 1] of a channel whose own bias is b_c, under the
+ * shared bias b_shared: with z = round(b_shared), k_c = clamp(round(b_c), z, z + 2^E - 1) - z.
+ * b_c = +Inf (an all-zero channel: no range) clamps to the top of the window, -Inf to 0; NaN
+ * (a channel holding NaN) gets 0, the offset of the largest range. */
+static inline int fpqi_reparam_offset(double b_c, double b_shared, int exp_bits)
+{
+    const double z = fpqi_round_half_even(b_shared);
+    const double window = ldexp(1.0, exp_bits) - 1.0;
+    double r;
+
+    if (b_c != b_c)
+        return 0;
+    r = b_c >= z + window ? z + window : b_c <= z ? z : fpqi_round_half_even(b_c);
+    if (r > z + window)
+        r = z + window;
+    if (r < z)
+        r = z;
+    return (int)(r - z);
+}
+
+#endif
