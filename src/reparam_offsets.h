@@ -37,4 +37,19 @@ static inline int fpqi_reparam_offset(double b_c, double b_shared, int exp_bits)
     return (int)(r - z);
 }
 
+/* A channel's own real-valued bias: the one whose scale 2^(fmt_bias - b) maps its clipping
+ * range m onto the format's largest value, b = fmt_bias + log2(max_finite) - log2(m) (for the
+ * finite family's default bias, LLM-FP4's 2^E - log2(m) + log2(2 - 2^-M) - 1). m = 0 gives
+ * +Inf (no range), m = +Inf gives -Inf, NaN gives NaN: fpqi_reparam_offset's special cases. */
+static inline double fpqi_reparam_channel_bias(int fmt_bias, double log2_max_finite, float m)
+{
+    if (m != m)
+        return m;
+    if (m == 0.0f)
+        return HUGE_VAL;
+    if (m > 3.4028234663852886e38)
+        return -HUGE_VAL;
+    return (double)fmt_bias + log2_max_finite - log2((double)m);
+}
+
 #endif

@@ -54,5 +54,8 @@ extern const fpqt_case fpqt_conformance_cases[];
 extern const fpqt_case fpqt_error_cases[];
 extern const fpqt_case fpqt_backend_cases[];
 extern const fpqt_case fpqt_tensor_cases[];
+extern const fpqt_case fpqt_reparam_cases[];
+extern const fpqt_case fpqt_linear_cases[];
+extern const fpqt_case fpqt_search_cases[];
 
 #endif
