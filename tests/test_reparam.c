@@ -468,6 +468,501 @@ static void test_per_channel_codes_equal_shared_codes_of_preshifted_x(void)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* The reference linear layer */
+
+/* Unscaled value of every code of a format, through the public kernel. */
+static void code_values(const fpq_format *f, float *values)
+{
+    unsigned char codes[256];
+    int bits = fpq_format_bits(f), c;
+    for (c = 0; c < 256; c++)
+        codes[c] = (unsigned char)(c & ((1 << bits) - 1));
+    CHECK(fpq_dequantize(f, codes, 256, 1.0f, FPQ_UNPACKED, values) == FPQ_OK);
+}
+
+/* The codes of a packed or unpacked tensor, one per byte, through the public kernels: a
+ * second decode path independent of the library's code reader. */
+static void unpack_rows(const fpq_format *f, const void *codes, size_t rows, size_t cols,
+                        unsigned flags, unsigned char *out)
+{
+    size_t row_bytes = fpq_packed_size(f, cols, flags), r, c;
+    int bits = fpq_format_bits(f);
+    for (r = 0; r < rows; r++) {
+        const unsigned char *row = (const unsigned char *)codes + r * row_bytes;
+        for (c = 0; c < cols; c++) {
+            if (flags & FPQ_UNPACKED) {
+                out[r * cols + c] = (unsigned char)(row[c] & ((1 << bits) - 1));
+            } else {
+                size_t bit = c * (size_t)bits;
+                unsigned v = row[bit / 8] | (bit / 8 + 1 < row_bytes ? row[bit / 8 + 1] << 8 : 0);
+                out[r * cols + c] = (unsigned char)((v >> (bit % 8)) & ((1u << bits) - 1u));
+            }
+        }
+    }
+}
+
+/* Quantizes W[out x in] per row, max-based (fpq_tensor_quantize_auto). */
+static void quantize_rows(const fpq_format *f, const float *w, size_t out, size_t in,
+                          unsigned flags, void *codes, float *scales)
+{
+    fpq_tensor t = tensor_2d(out, in, FPQ_FLOAT32);
+    fpq_scales sc;
+    t.granularity = FPQ_PER_ROW;
+    memset(&sc, 0, sizeof sc);
+    sc.struct_size = sizeof sc;
+    sc.encoding = FPQ_SCALE_FLOAT32;
+    sc.data = scales;
+    sc.count = out;
+    CHECK(fpq_tensor_quantize_auto(f, &t, w, 1.0f, &sc, flags, codes,
+                                   fpq_tensor_code_bytes(f, &t, flags)) == FPQ_OK);
+}
+
+static void test_linear_reference_matches_a_double_model(void)
+{
+    enum { T = 13, I = 77, O = 9 };
+    static const char *const xn[] = {"e2m1", "e1m2", "float6_e2m3fn", "float8_e4m3fn"};
+    static const char *const wn[] = {"e3m0", "e2m1", "float6_e3m2fn", "e0m3"};
+    float *x = (float *)malloc(T * I * sizeof(float)), *w = (float *)malloc(O * I * 4);
+    float ws[O], bias[O], y[T * O], y2[T * O], xv[256], wv[256];
+    unsigned char *xc = (unsigned char *)malloc(T * I), *wc = (unsigned char *)malloc(O * I);
+    unsigned char *xu = (unsigned char *)malloc(T * I), *wu = (unsigned char *)malloc(O * I);
+    size_t fi, t, o, c, pass;
+    outlier_activations(x, T, I, 7);
+    normal_matrix(w, O * I, 0.1, 8);
+    for (o = 0; o < O; o++)
+        bias[o] = (float)(0.25 * (double)o - 1.0);
+    for (fi = 0; fi < 4; fi++)
+        for (pass = 0; pass < 2; pass++) {
+            fpq_format xf = fmt_named(xn[fi]), wf = fmt_named(wn[fi]);
+            unsigned flags = pass ? (unsigned)FPQ_UNPACKED : 0u;
+            fpq_tensor tx = tensor_2d(T, I, FPQ_FLOAT32);
+            size_t xb = fpq_tensor_code_bytes(&xf, &tx, flags);
+            size_t wb = fpq_packed_size(&wf, I, flags) * O;
+            float xs = 0.0371f;
+            int k[I];
+            memset(k, 0, sizeof k);
+            CHECK(fpq_reparam_quantize(&xf, &tx, x, xs, k, flags, xc, xb) == FPQ_OK);
+            quantize_rows(&wf, w, O, I, flags, wc, ws);
+            CHECK(fpq_reparam_linear_reference(&xf, xc, xb, T, I, xs, &wf, wc, wb, O, ws,
+                                               pass ? bias : NULL, flags, y) == FPQ_OK);
+            code_values(&xf, xv);
+            code_values(&wf, wv);
+            unpack_rows(&xf, xc, T, I, flags, xu);
+            unpack_rows(&wf, wc, O, I, flags, wu);
+            for (t = 0; t < T; t++)
+                for (o = 0; o < O; o++) {
+                    double acc = 0.0, prod;
+                    float want;
+                    for (c = 0; c < I; c++)
+                        acc += (double)xv[xu[t * I + c]] * (double)wv[wu[o * I + c]];
+                    prod = acc * ((double)xs * (double)ws[o]);
+                    want = (float)(pass ? prod + (double)bias[o] : prod);
+                    CHECKF(fpqt_f2u(y[t * O + o]) == fpqt_f2u(want), "%s x %s t%u o%u: %a %a",
+                           xn[fi], wn[fi], (unsigned)t, (unsigned)o, y[t * O + o], want);
+                }
+            /* Every thread count gives the same bits. */
+            CHECK(fpq_set_num_threads(1) == FPQ_OK);
+            CHECK(fpq_reparam_linear_reference(&xf, xc, xb, T, I, xs, &wf, wc, wb, O, ws,
+                                               pass ? bias : NULL, flags, y2) == FPQ_OK);
+            CHECK(fpq_set_num_threads(0) == FPQ_OK);
+            CHECK(memcmp(y, y2, sizeof y) == 0);
+        }
+    free(x);
+    free(w);
+    free(xc);
+    free(wc);
+    free(xu);
+    free(wu);
+}
+
+/* All codes at the maximum, K = 16384: the double sum equals the exact integer sum, so an
+ * integer kernel's result (sum of code integers, then the documented scaling) is the same. */
+static void test_linear_reference_equals_the_integer_sum(void)
+{
+    enum { T = 2, I = 16384, O = 3 };
+    fpq_format f = fmt_named("e2m1");
+    unsigned char *xc = (unsigned char *)malloc(T * I / 2), *wc = (unsigned char *)malloc(O * I / 2);
+    float ws[O] = {0.013f, 1.7f, 3.3e-3f}, y[T * O], xs = 0.0917f;
+    uint64_t st = 77;
+    size_t t, o, c;
+    /* Row 0 of X: every code 0x7 (+6); row 1: random codes. W: +-6 and random. */
+    for (c = 0; c < I / 2; c++) {
+        xc[c] = 0x77;
+        xc[I / 2 + c] = (unsigned char)fpqt_rand(&st);
+        wc[c] = 0x77;
+        wc[I / 2 + c] = 0xff; /* -6, -6 */
+        wc[I + c] = (unsigned char)fpqt_rand(&st);
+    }
+    CHECK(fpq_reparam_linear_reference(&f, xc, T * I / 2, T, I, xs, &f, wc, O * I / 2, O, ws,
+                                       NULL, 0, y) == FPQ_OK);
+    for (t = 0; t < T; t++)
+        for (o = 0; o < O; o++) {
+            /* e2m1 values times 2 are the integers {0, 1, 2, 3, 4, 6, 8, 12}. */
+            static const int twice[8] = {0, 1, 2, 3, 4, 6, 8, 12};
+            long long sum = 0;
+            float want;
+            for (c = 0; c < I; c++) {
+                unsigned a = (xc[(t * I + c) / 2] >> ((c & 1) * 4)) & 15u;
+                unsigned b = (wc[(o * I + c) / 2] >> ((c & 1) * 4)) & 15u;
+                long long va = (a & 8 ? -1 : 1) * twice[a & 7];
+                long long vb = (b & 8 ? -1 : 1) * twice[b & 7];
+                sum += va * vb;
+            }
+            want = (float)(((double)sum * 0.25) * ((double)xs * (double)ws[o]));
+            CHECKF(fpqt_f2u(y[t * O + o]) == fpqt_f2u(want), "t%u o%u", (unsigned)t,
+                   (unsigned)o);
+        }
+    CHECK(y[0] == (float)(36.0 * I * ((double)xs * (double)ws[0])));
+    free(xc);
+    free(wc);
+}
+
+static void test_bad_linear_arguments_write_nothing(void)
+{
+    fpq_format f = fmt_named("e2m1"), e8 = fmt_named("float8_e8m0fnu");
+    unsigned char xc[8] = {0x12, 0x34, 0x56, 0x70, 1, 2, 3, 4}, wc[8] = {0x21, 0x43, 0, 0, 0, 0, 0, 0};
+    float ws[2] = {1.0f, 0.5f}, y[4] = {-9, -9, -9, -9}, bad[2] = {1.0f, 0.0f};
+    size_t i;
+    /* 2 tokens x 4 inputs, 2 outputs: 2 bytes a row. */
+    CHECK(fpq_reparam_linear_reference(&f, xc, 4, 2, 4, 1.0f, &f, wc, 4, 2, ws, NULL, 0, y) ==
+          FPQ_OK);
+    for (i = 0; i < 4; i++)
+        y[i] = -9;
+    CHECK(fpq_reparam_linear_reference(NULL, xc, 4, 2, 4, 1.0f, &f, wc, 4, 2, ws, NULL, 0, y) ==
+          FPQ_ERR_NULL);
+    CHECK(fpq_reparam_linear_reference(&f, xc, 4, 0, 4, 1.0f, &f, wc, 4, 2, ws, NULL, 0, y) ==
+          FPQ_ERR_SIZE);
+    CHECK(fpq_reparam_linear_reference(&f, xc, 4, 2, 4, 0.0f, &f, wc, 4, 2, ws, NULL, 0, y) ==
+          FPQ_ERR_SCALE);
+    CHECK(fpq_reparam_linear_reference(&f, xc, 4, 2, 4, 1.0f, &f, wc, 4, 2, bad, NULL, 0, y) ==
+          FPQ_ERR_SCALE);
+    CHECK(fpq_reparam_linear_reference(&f, xc, 4, 2, 4, 1.0f, &f, wc, 4, 2, ws, NULL, 2, y) ==
+          FPQ_ERR_FLAGS);
+    CHECK(fpq_reparam_linear_reference(&f, xc, 3, 2, 4, 1.0f, &f, wc, 4, 2, ws, NULL, 0, y) ==
+          FPQ_ERR_CAPACITY);
+    CHECK(fpq_reparam_linear_reference(&f, xc, 4, 2, 4, 1.0f, &f, wc, 4, 2, ws, ws, 0,
+                                       (float *)(void *)ws) == FPQ_ERR_OVERLAP);
+    CHECK(fpq_reparam_linear_reference(&f, xc, 4, 2, 4, 1.0f, &f, wc, 4, 2, ws, NULL, 0,
+                                       (float *)(void *)((char *)y + 2)) == FPQ_ERR_ALIGN);
+    for (i = 0; i < 4; i++)
+        CHECK(y[i] == -9);
+    /* The activation calls: E8M0 refused, offsets outside the window, a channel scale that
+     * would be subnormal. */
+    {
+        fpq_tensor t = tensor_2d(1, 4, FPQ_FLOAT32);
+        float x[4] = {1, 2, 3, 4};
+        int k[4] = {0, 1, 2, 3};
+        unsigned char codes[2] = {0xaa, 0xaa};
+        CHECK(fpq_reparam_quantize(&e8, &t, x, 1.0f, k, 0, codes, 4) == FPQ_ERR_FORMAT);
+        k[3] = 4;
+        CHECK(fpq_reparam_quantize(&f, &t, x, 1.0f, k, 0, codes, 2) == FPQ_ERR_ARGUMENT);
+        k[3] = 3;
+        CHECK(fpq_reparam_quantize(&f, &t, x, 0x1p-124f, k, 0, codes, 2) == FPQ_ERR_SCALE);
+        CHECK(fpq_reparam_quantize(&f, &t, x, 1.0f, k, 0, codes, 1) == FPQ_ERR_CAPACITY);
+        CHECK(fpq_reparam_quantize(&f, &t, x, 1.0f, k, 8, codes, 2) == FPQ_ERR_FLAGS);
+        CHECK(fpq_reparam_quantize(&f, &t, x, 1.0f, k, 0, (unsigned char *)(void *)x + 2, 2) ==
+              FPQ_ERR_OVERLAP);
+        CHECK(fpq_reparam_fake_quantize(&f, &t, x, 1.0f, k, 0, x + 1) == FPQ_ERR_OVERLAP);
+        CHECK(codes[0] == 0xaa && codes[1] == 0xaa && x[1] == 2.0f);
+    }
+}
+
+/* Per-channel layer output through the per-column tensor API, against the engine's data
+ * (shared-scale codes, folded weights): equal bits under the documented order. */
+static void test_per_channel_layer_equals_the_folded_layer(void)
+{
+    enum { T = 24, I = 96, O = 16 };
+    fpq_format f = fmt_named("e2m1");
+    float *x = (float *)malloc(T * I * 4), *w = (float *)malloc(O * I * 4);
+    float *wf = (float *)malloc(O * I * 4), ws[O], scales[I], xv[256], wv[256], s;
+    float y[T * O];
+    unsigned char xc[T * I / 2], xpc[T * I / 2], wc[O * I / 2], xu[T * I], wu[O * I];
+    int k[I];
+    double shared;
+    fpq_tensor tx = tensor_2d(T, I, FPQ_FLOAT32), tw = tensor_2d(O, I, FPQ_FLOAT32);
+    fpq_scales sc;
+    size_t inexact = 1, t, o, c;
+    outlier_activations(x, T, I, 99);
+    normal_matrix(w, O * I, 0.05, 100);
+    plan_for(&f, x, T, I, &shared, k, &s);
+    /* The engine: codes of the pre-shifted X with the shared scale; W' = fold(W), per row. */
+    CHECK(fpq_reparam_quantize(&f, &tx, x, s, k, 0, xc, sizeof xc) == FPQ_OK);
+    CHECK(fpq_reparam_fold(&tw, w, k, wf, &inexact) == FPQ_OK && inexact == 0);
+    quantize_rows(&f, wf, O, I, 0, wc, ws);
+    CHECK(fpq_reparam_linear_reference(&f, xc, sizeof xc, T, I, s, &f, wc, sizeof wc, O, ws,
+                                       NULL, 0, y) == FPQ_OK);
+    /* The simulation: per-channel codes (biases b~ + k_c), and W'^ unfolded, i.e. the
+     * quantized weight the per-channel activations multiply. In double, in channel order,
+     * x^_c * w^_oc / (s * ws_o) = (v_x 2^-k_c)(v_w 2^k_c) exactly. */
+    channel_scales(&f, shared, k, I, scales);
+    memset(&sc, 0, sizeof sc);
+    sc.struct_size = sizeof sc;
+    sc.encoding = FPQ_SCALE_FLOAT32;
+    sc.data = scales;
+    sc.count = I;
+    CHECK(fpq_tensor_quantize(&f, &tx, x, &sc, 0, xpc, sizeof xpc) == FPQ_OK);
+    CHECK(memcmp(xpc, xc, sizeof xc) == 0);
+    code_values(&f, xv);
+    code_values(&f, wv);
+    unpack_rows(&f, xpc, T, I, 0, xu);
+    unpack_rows(&f, wc, O, I, 0, wu);
+    for (t = 0; t < T; t++)
+        for (o = 0; o < O; o++) {
+            double acc = 0.0, ref = 0.0;
+            float want;
+            for (c = 0; c < I; c++) {
+                double xhat = ldexp((double)xv[xu[t * I + c]] * (double)scales[c] / s, 0);
+                double what = ldexp((double)wv[wu[o * I + c]], k[c]);
+                acc += xhat * what;
+                ref += (double)xv[xu[t * I + c]] * (double)scales[c] *
+                       ((double)wv[wu[o * I + c]] * (double)ws[o] * ldexp(1.0, k[c]));
+            }
+            want = (float)(acc * ((double)s * (double)ws[o]));
+            CHECKF(fpqt_f2u(want) == fpqt_f2u(y[t * O + o]), "t%u o%u", (unsigned)t,
+                   (unsigned)o);
+            /* And the plain float product of the simulated matrices agrees closely. */
+            CHECK(fabs(ref - (double)y[t * O + o]) <= 1e-6 * fabs(ref) + 1e-30);
+        }
+    free(x);
+    free(w);
+    free(wf);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Clamped and extreme channels */
+
+static void test_clamped_and_extreme_channels(void)
+{
+    enum { T = 6, C = 5 };
+    fpq_format f = fmt_named("e2m1");
+    float x[T * C], amax[C], y[T * C], s, ymax;
+    double b[C], shared;
+    int k[C];
+    fpq_tensor t = tensor_2d(T, C, FPQ_FLOAT32);
+    size_t r;
+    /* ch 0: ordinary, amax 1; ch 1: all zero; ch 2: a huge outlier channel (1000);
+     * ch 3: a NaN among small values; ch 4: tiny (1e-4, far above the window). */
+    for (r = 0; r < T; r++) {
+        x[r * C + 0] = (float)((double)r / 5.0) * (r % 2 ? -1.0f : 1.0f);
+        x[r * C + 1] = 0.0f;
+        x[r * C + 2] = 1000.0f * (float)(r + 1) / T;
+        x[r * C + 3] = r == 2 ? NAN : 0.5f * (float)r;
+        x[r * C + 4] = 1e-4f * (float)(r + 1) / T;
+    }
+    memset(amax, 0, sizeof amax);
+    CHECK(fpq_reparam_observe(&t, x, amax) == FPQ_OK);
+    CHECK(isnan(amax[3]) && amax[1] == 0.0f && amax[2] == 1000.0f);
+    CHECK(fpq_reparam_biases(&f, amax, C, b) == FPQ_OK);
+    CHECK(fpq_reparam_shared_bias(&f, b, C, &shared) == FPQ_OK);
+    CHECK(shared == b[2]); /* the outlier channel sets the shared range */
+    CHECK(fpq_reparam_offsets(&f, b, C, shared, k, &s) == FPQ_OK);
+    /* Outlier at 0; zero channel at the top; NaN channel at 0; ordinary channel 1000x
+     * narrower (log2 1000 ~ 10) is clamped at the top, 3; the tiny one too. */
+    CHECK(k[2] == 0 && k[1] == 3 && k[3] == 0 && k[0] == 3 && k[4] == 3);
+    CHECK(fpq_reparam_fake_quantize(&f, &t, x, s, k, 0, y) == FPQ_OK);
+    for (r = 0; r < T; r++) {
+        CHECK(y[r * C + 1] == 0.0f);
+        /* The outlier channel keeps its full range: its largest value maps to 6 s. */
+        if (r == T - 1)
+            CHECK(y[r * C + 2] == 6.0f * s);
+        /* A NaN becomes the finite format's zero of the opposite sign (fpq_quantize). */
+        if (r == 2)
+            CHECK(fpqt_f2u(y[r * C + 3]) == 0x80000000u);
+        /* The tiny channel, coarser than its own range, underflows to zero. */
+        CHECK(y[r * C + 4] == 0.0f);
+    }
+    /* A shared bias above the minimum clips the channels below the window at the shared
+     * range: offset 0, and values saturate at 6 s'. */
+    CHECK(fpq_reparam_offsets(&f, b, C, b[2] + 2.0, k, &s) == FPQ_OK);
+    CHECK(k[2] == 0);
+    CHECK(fpq_reparam_fake_quantize(&f, &t, x, s, k, 0, y) == FPQ_OK);
+    ymax = 6.0f * s;
+    CHECK(y[(T - 1) * C + 2] == ymax && ymax < 1000.0f);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The LLM-FP4 reference layer */
+
+static void test_reference_layer_offsets_and_activations(void)
+{
+    enum { R = 32, C = 256 };
+    /* summary.json "layer": a_E 2, a_M 1, a_interval, a_interval_zero_point. */
+    const double shared = -3.802626132965088;
+    fpq_format f = fmt_named("e2m1");
+    size_t nb = 0, nx = 0, ns = 0, c, r, compared = 0;
+    float *ab = (float *)fpqt_read_data("llmfp4/reparam/a_bias.f32", &nb);
+    float *x = (float *)fpqt_read_data("llmfp4/reparam/x_rows32.f32", &nx);
+    float *xs = (float *)fpqt_read_data("llmfp4/reparam/x_sim_rows32.f32", &ns);
+    double b[C];
+    int k[C], hist[4] = {0, 0, 0, 0};
+    float s, y[R * C];
+    fpq_tensor t = tensor_2d(R, C, FPQ_FLOAT32);
+    if (!ab || !x || !xs || nb != C * 4 || nx != R * C * 4 || ns != R * C * 4) {
+        CHECK(!"reference layer data");
+        free(ab);
+        free(x);
+        free(xs);
+        return;
+    }
+    for (c = 0; c < C; c++)
+        b[c] = ab[c];
+    CHECK(fpq_reparam_offsets(&f, b, C, shared, k, &s) == FPQ_OK);
+    /* The reference's zero point is -4: its window of channel biases is [-4, -1]. */
+    for (c = 0; c < C; c++) {
+        double r4 = floor(b[c] + 0.5);
+        CHECK(k[c] == (int)(r4 < -4 ? 0 : r4 > -1 ? 3 : r4 + 4));
+        hist[k[c]]++;
+    }
+    CHECK(hist[0] > 0 && hist[3] > 0); /* outlier channels and clamped narrow ones */
+    CHECK(fpq_reparam_fake_quantize(&f, &t, x, s, k, 0, y) == FPQ_OK);
+    for (r = 0; r < R; r++)
+        for (c = 0; c < C; c++) {
+            float sc = (float)ldexp((double)s, -k[c]);
+            float ref = xs[r * C + c], mine = y[r * C + c];
+            if (fabsf(ref) > 6.0f * sc * 1.000001f)
+                continue; /* the reference's quirk: one level above the format */
+            compared++;
+            CHECKF(fabs((double)mine - (double)ref) <= 1e-6 * fabs((double)ref),
+                   "r%u c%u k%d: x %a mine %a ref %a", (unsigned)r, (unsigned)c, k[c],
+                   x[r * C + c], mine, ref);
+        }
+    CHECK(compared > R * C * 99 / 100);
+    free(ab);
+    free(x);
+    free(xs);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Against the search: the deployable reparameterized layer vs per-tensor activations */
+
+/* The results of one layer search (fpq_layer_search_*, issue 5) that a deployment needs. */
+typedef struct searched {
+    fpq_format wf, af;
+    float act_scale;
+    float *w_scales; /* out */
+    int *offsets;    /* in */
+} searched;
+
+static void run_layer_search(const float *w, const float *x, size_t T, size_t I, size_t O,
+                             int act_mode, const fpq_format *only_act, searched *out)
+{
+    fpq_layer_search_options opts;
+    fpq_layer_search *ls = NULL;
+    fpq_layer_search_summary sum;
+    CHECK(fpq_layer_search_options_init(&opts, 4) == FPQ_OK);
+    opts.act_mode = act_mode;
+    opts.grid_steps = 25; /* keeps the test quick; the grid is the reference's otherwise */
+    opts.rounds = 1;
+    if (only_act) {
+        opts.num_act_formats = 1;
+        opts.act_formats[0] = *only_act;
+        opts.initial_act_format = 0;
+    }
+    CHECK(fpq_layer_search_create(w, O, I, &opts, &ls) == FPQ_OK);
+    CHECK(fpq_layer_search_add_batch(ls, x, T) == FPQ_OK);
+    CHECK(fpq_layer_search_solve(ls) == FPQ_OK);
+    CHECK(fpq_layer_search_get_summary(ls, &sum) == FPQ_OK);
+    out->wf = sum.weight_format;
+    out->af = sum.act_format;
+    out->act_scale = sum.act_scale;
+    CHECK(fpq_layer_search_get_weights(ls, NULL, out->w_scales, NULL, O) == FPQ_OK);
+    CHECK(fpq_layer_search_get_activations(ls, NULL, out->offsets, NULL, I) == FPQ_OK);
+    fpq_layer_search_destroy(ls);
+}
+
+/* Y^ from what an engine holds: activation codes (shared scale, pre-shift `k`), weight codes
+ * of `w` per row; through the reference linear layer. Returns the MSE against y. */
+static double deployed_mse(const searched *sr, const float *w, const float *x, const int *k,
+                           const double *y, size_t T, size_t I, size_t O)
+{
+    fpq_tensor tx = tensor_2d(T, I, FPQ_FLOAT32), tw = tensor_2d(O, I, FPQ_FLOAT32);
+    size_t xb = fpq_tensor_code_bytes(&sr->af, &tx, 0), wb, i;
+    unsigned char *xc = (unsigned char *)malloc(xb), *wc;
+    float *yq = (float *)malloc(T * O * sizeof(float));
+    fpq_scales sc;
+    double mse = 0.0;
+    tw.granularity = FPQ_PER_ROW;
+    wb = fpq_tensor_code_bytes(&sr->wf, &tw, 0);
+    wc = (unsigned char *)malloc(wb);
+    memset(&sc, 0, sizeof sc);
+    sc.struct_size = sizeof sc;
+    sc.encoding = FPQ_SCALE_FLOAT32;
+    sc.data = sr->w_scales;
+    sc.count = O;
+    CHECK(fpq_reparam_quantize(&sr->af, &tx, x, sr->act_scale, k, 0, xc, xb) == FPQ_OK);
+    CHECK(fpq_tensor_quantize(&sr->wf, &tw, w, &sc, 0, wc, wb) == FPQ_OK);
+    CHECK(fpq_reparam_linear_reference(&sr->af, xc, xb, T, I, sr->act_scale, &sr->wf, wc, wb,
+                                       O, sr->w_scales, NULL, 0, yq) == FPQ_OK);
+    for (i = 0; i < T * O; i++)
+        mse += ((double)yq[i] - y[i]) * ((double)yq[i] - y[i]);
+    free(xc);
+    free(wc);
+    free(yq);
+    return mse / (double)(T * O);
+}
+
+static void test_reparameterized_layer_beats_per_tensor_activations(void)
+{
+    enum { T = 32, I = 64, O = 16 };
+    float *x = (float *)malloc(T * I * 4), *w = (float *)malloc(O * I * 4);
+    float *xs = (float *)malloc(T * I * 4), *wf = (float *)malloc(O * I * 4);
+    double *y = (double *)malloc(T * O * sizeof(double)), mse_pt, mse_pc;
+    float ws1[O], ws2[O], ws3[O];
+    int k1[I], k2[I], k3[I], zero[I];
+    searched pt, pc, pc2;
+    size_t t, o, c, inexact = 1;
+    fpq_tensor tw = tensor_2d(O, I, FPQ_FLOAT32);
+    outlier_activations(x, T, I, 4242);
+    normal_matrix(w, O * I, 0.05, 4343);
+    for (t = 0; t < T; t++)
+        for (o = 0; o < O; o++) {
+            double acc = 0.0;
+            for (c = 0; c < I; c++)
+                acc += (double)x[t * I + c] * (double)w[o * I + c];
+            y[t * O + o] = acc;
+        }
+    memset(zero, 0, sizeof zero);
+    pt.w_scales = ws1;
+    pt.offsets = k1;
+    pc.w_scales = ws2;
+    pc.offsets = k2;
+    pc2.w_scales = ws3;
+    pc2.offsets = k3;
+    /* Per-tensor activations: the search's baseline. */
+    run_layer_search(w, x, T, I, O, FPQ_LAYER_ACT_PER_TENSOR, NULL, &pt);
+    for (c = 0; c < I; c++)
+        CHECK(k1[c] == 0);
+    mse_pt = deployed_mse(&pt, w, x, zero, y, T, I, O);
+    /* Per-channel: the search picks the activation format, b~ and the offsets; the offsets
+     * fold into W, and a second search on the folded layer (W', 2^k X: the same Y) sees the
+     * folded weights, with the activation format fixed so that the offsets stay in its window. */
+    run_layer_search(w, x, T, I, O, FPQ_LAYER_ACT_PER_CHANNEL, NULL, &pc);
+    CHECK(fpq_reparam_fold(&tw, w, k2, wf, &inexact) == FPQ_OK && inexact == 0);
+    for (t = 0; t < T; t++)
+        for (c = 0; c < I; c++)
+            xs[t * I + c] = ldexpf(x[t * I + c], k2[c]);
+    run_layer_search(wf, xs, T, I, O, FPQ_LAYER_ACT_PER_TENSOR, &pc.af, &pc2);
+    mse_pc = deployed_mse(&pc2, wf, x, k2, y, T, I, O);
+    CHECKF(mse_pc <= mse_pt, "per-channel %g vs per-tensor %g", mse_pc, mse_pt);
+    if (getenv("FPQT_VERBOSE"))
+        printf("    per-channel MSE %g, per-tensor %g\n", mse_pc, mse_pt);
+    /* Outlier channels: the offsets spread (the window is used). */
+    {
+        int lo = 99, hi = -1;
+        for (c = 0; c < I; c++) {
+            lo = k2[c] < lo ? k2[c] : lo;
+            hi = k2[c] > hi ? k2[c] : hi;
+        }
+        CHECK(lo == 0 && hi > 0);
+    }
+    free(x);
+    free(w);
+    free(xs);
+    free(wf);
+    free(y);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 const fpqt_case fpqt_reparam_cases[] = {
     {"reparam biases follow the paper's formula", test_biases_follow_the_paper_formula},
@@ -481,5 +976,18 @@ const fpqt_case fpqt_reparam_cases[] = {
     {"reparam observe streams column maxima", test_observe_streams_column_maxima},
     {"reparam per-channel codes equal shared codes of pre-shifted x",
      test_per_channel_codes_equal_shared_codes_of_preshifted_x},
+    {"reparam linear reference matches a double model",
+     test_linear_reference_matches_a_double_model},
+    {"reparam linear reference equals the integer sum",
+     test_linear_reference_equals_the_integer_sum},
+    {"reparam bad linear and activation arguments write nothing",
+     test_bad_linear_arguments_write_nothing},
+    {"reparam per-channel layer equals the folded layer",
+     test_per_channel_layer_equals_the_folded_layer},
+    {"reparam clamped and extreme channels", test_clamped_and_extreme_channels},
+    {"reparam reference layer offsets and activations",
+     test_reference_layer_offsets_and_activations},
+    {"reparam reparameterized layer beats per-tensor activations",
+     test_reparameterized_layer_beats_per_tensor_activations},
     {NULL, NULL},
 };
