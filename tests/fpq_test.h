@@ -57,5 +57,6 @@ extern const fpqt_case fpqt_tensor_cases[];
 extern const fpqt_case fpqt_reparam_cases[];
 extern const fpqt_case fpqt_linear_cases[];
 extern const fpqt_case fpqt_search_cases[];
+extern const fpqt_case fpqt_layer_search_cases[];
 
 #endif

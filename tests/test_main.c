@@ -87,7 +87,8 @@ int main(int argc, char **argv)
 {
     static const fpqt_case *const suites[] = {
         fpqt_format_cases, fpqt_kernel_cases, fpqt_conformance_cases, fpqt_error_cases,
-        fpqt_backend_cases, fpqt_tensor_cases,
+        fpqt_backend_cases, fpqt_tensor_cases, fpqt_reparam_cases, fpqt_linear_cases, fpqt_search_cases,
+        fpqt_layer_search_cases,
     };
     const char *filter = argc > 2 ? argv[2] : NULL;
     int passed = 0, failed = 0;

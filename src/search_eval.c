@@ -1,0 +1,581 @@
+/*
+ * search_eval.c - the error of every candidate scale of every format for one group.
+ *
+ * The fast path (L2, L1 and weighted L2 on signed formats, whose grids are symmetric so that
+ * only |x| matters): the quantizer maps |x| to the k-th non-negative value v_k of the format
+ * exactly when T_k <= |x| < T_(k+1), where T_k is the smallest float32 that the kernel itself
+ * rounds to v_k or above. The T_k of every candidate are found with the kernel's own division
+ * and encoder (fpq_round.h), so ties at midpoints and last-bit effects of x / scale fall where
+ * the kernels put them. All thresholds of a batch of formats are merged into one sorted list;
+ * one pass over the group sums (weight, w|x|, w x^2) per slot between consecutive thresholds;
+ * prefix sums then give each candidate's error as a sum over the format's values of
+ *   sum_{interval k} w (|x| - y_k)^2 = S2 - 2 y_k S1 + y_k^2 S0,   y_k = v_k * scale (float32),
+ * so a candidate costs O(number of values), whatever the size of the group. L1 also splits
+ * each interval at y_k (|x| - y_k changes sign there).
+ *
+ * Everything else (cosine, the callback, unsigned formats, FPQ_SEARCH_EXHAUSTIVE) quantizes
+ * the group at every candidate through the active kernel table.
+ */
+#include "search.h"
+#include "fpq_round.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Thresholds of one merged batch of formats: at most this many (one 8-bit format with 4096
+ * candidates and L1's doubled list, 4096 * 254, fits). */
+#define SEARCH_MAX_IDS ((size_t)1 << 20)
+/* Elements quantized at a time by the exhaustive path: a few KiB, in L1 cache. */
+#define SEARCH_CHUNK 2048
+#define SEARCH_FINITE_LIMIT 0x7f800000u
+
+struct fpqi_search_work {
+    size_t max_ids, max_group;
+    uint64_t *keys, *keys_tmp; /* threshold bits << 32 | id, and the radix sort's other half */
+    uint32_t *unique;          /* the distinct thresholds, ascending (float32 bits) */
+    uint32_t *pos;             /* id -> index in unique */
+    uint32_t *table;           /* key of |x| -> first threshold with that key or more */
+    double *stats;             /* per slot: sum w, sum w|x|, sum w x^2 */
+    float *scales;             /* [num_formats * num_candidates] candidate scales */
+    float *xbuf, *wbuf, *qbuf; /* exhaustive path: finite elements, weights, quantized */
+    size_t buf_len;
+};
+
+/* ---- formats ------------------------------------------------------------------------------ */
+
+static int search_is_fast(const struct fpq_search *s, size_t f)
+{
+    int obj = s->opt.objective;
+    return s->opt.method == FPQ_SEARCH_FAST && s->params[f].is_signed &&
+           (obj == FPQ_OBJECTIVE_L2 || obj == FPQ_OBJECTIVE_L1 ||
+            obj == FPQ_OBJECTIVE_WEIGHTED_L2);
+}
+
+/* Thresholds per candidate: one per positive value (T_1..T_K), and for L1 the values too. */
+static size_t search_ids_per_candidate(const struct fpq_search *s, size_t f)
+{
+    size_t k = s->params[f].max_mag;
+    return s->opt.objective == FPQ_OBJECTIVE_L1 ? 2 * k : k;
+}
+
+/* The fast formats from f0 on that fit one merged batch; returns the end of the batch. */
+static size_t search_batch_end(const struct fpq_search *s, size_t f0, size_t *ids)
+{
+    size_t f = f0, total = 0, per;
+    for (; f < s->num_formats; f++) {
+        if (!search_is_fast(s, f))
+            continue;
+        per = search_ids_per_candidate(s, f) * (size_t)s->opt.num_candidates;
+        if (total > 0 && total + per > SEARCH_MAX_IDS)
+            break;
+        total += per;
+    }
+    *ids = total;
+    return f;
+}
+
+/* The value of code magnitude k (decoded), for the non-negative values of a signed format. */
+static float search_value(const fpqi_params *p, uint32_t k)
+{
+    return fpqi_u2f(fpqi_decode(p, k));
+}
+
+/* ---- work space --------------------------------------------------------------------------- */
+
+static size_t search_align(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+static size_t search_max_ids(const struct fpq_search *s)
+{
+    size_t f = 0, ids, most = 0;
+    while (f < s->num_formats) {
+        size_t end = search_batch_end(s, f, &ids);
+        most = ids > most ? ids : most;
+        f = end > f ? end : f + 1;
+    }
+    return most;
+}
+
+static size_t search_buf_len(const struct fpq_search *s, size_t max_group)
+{
+    return s->opt.objective == FPQ_OBJECTIVE_CALLBACK ? (max_group ? max_group : 1)
+                                                     : SEARCH_CHUNK;
+}
+
+size_t fpqi_search_work_bytes(const struct fpq_search *s, size_t max_group)
+{
+    size_t ids = search_max_ids(s), buf = search_buf_len(s, max_group);
+    size_t cands = s->num_formats * (size_t)s->opt.num_candidates;
+    return search_align(sizeof(struct fpqi_search_work)) + 2 * search_align(ids * 8) +
+           2 * search_align(ids * 4) + search_align((2 * ids + 16) * 4) +
+           search_align((ids + 2) * 3 * sizeof(double)) + search_align(cands * 4) +
+           3 * search_align(buf * 4);
+}
+
+fpqi_search_work *fpqi_search_work_init(const struct fpq_search *s, size_t max_group,
+                                        void *mem)
+{
+    size_t ids = search_max_ids(s), buf = search_buf_len(s, max_group);
+    size_t cands = s->num_formats * (size_t)s->opt.num_candidates;
+    unsigned char *m = (unsigned char *)mem;
+    fpqi_search_work *w = (fpqi_search_work *)mem;
+
+    m += search_align(sizeof *w);
+    w->max_ids = ids;
+    w->max_group = max_group;
+    w->keys = (uint64_t *)m;
+    m += search_align(ids * 8);
+    w->keys_tmp = (uint64_t *)m;
+    m += search_align(ids * 8);
+    w->unique = (uint32_t *)m;
+    m += search_align(ids * 4);
+    w->pos = (uint32_t *)m;
+    m += search_align(ids * 4);
+    w->table = (uint32_t *)m;
+    m += search_align((2 * ids + 16) * 4);
+    w->stats = (double *)m;
+    m += search_align((ids + 2) * 3 * sizeof(double));
+    w->scales = (float *)m;
+    m += search_align(cands * 4);
+    w->xbuf = (float *)m;
+    m += search_align(buf * 4);
+    w->wbuf = (float *)m;
+    m += search_align(buf * 4);
+    w->qbuf = (float *)m;
+    w->buf_len = buf;
+    return w;
+}
+
+/* ---- candidates --------------------------------------------------------------------------- */
+
+float fpqi_search_candidate_scale(const struct fpq_search *s, size_t f, int c, float amax)
+{
+    const fpq_search_options *o = &s->opt;
+    double maxf = (double)s->max_finite[f], sc, ratio;
+    float out;
+    int n = o->num_candidates;
+
+    if (o->grid == FPQ_GRID_CLIP) {
+        ratio = n == 1 ? o->grid_high : o->grid_low + c * (o->grid_high - o->grid_low) / (n - 1);
+        sc = (double)amax * ratio / maxf;
+    } else {
+        double b0 = s->formats[f].bias + log2(maxf) - log2((double)amax);
+        double b = b0 * (o->grid_low + c * (o->grid_high - o->grid_low) / n);
+        sc = exp2((double)s->formats[f].bias - b);
+    }
+    if (!(sc >= (double)FLT_MIN && sc <= (double)FLT_MAX))
+        return 0.0f;
+    out = (float)sc;
+    return fpqi_scale_is_valid(out) ? out : 0.0f;
+}
+
+/* ---- thresholds --------------------------------------------------------------------------- */
+
+/* Whether the kernel quantizes the magnitude with float32 bits a to code magnitude >= code. */
+static int search_reaches(const fpqi_params *p, uint32_t a, float scale, uint32_t code)
+{
+    return fpqi_encode(p, fpqi_f2u(fpqi_u2f(a) / scale), 0) >= code;
+}
+
+/*
+ * The bits of the smallest float32 that quantizes to code magnitude >= code (1 <= code <=
+ * max_mag), searched around `guess` (the real midpoint times the scale): the quantizer is
+ * monotone in |x|, 0 stays below and FLT_MAX saturates above, so a bracket always exists;
+ * it is found by doubling steps from the guess (usually right, or one ulp off) and bisected.
+ */
+static uint32_t search_threshold(const fpqi_params *p, float scale, double guess,
+                                 uint32_t code)
+{
+    const uint32_t top = 0x7f7fffffu;
+    uint32_t g = guess >= (double)FLT_MAX ? top : fpqi_f2u((float)guess);
+    uint32_t lo, hi, step = 1;
+
+    if (search_reaches(p, g, scale, code)) {
+        hi = g;
+        for (;;) {
+            lo = hi > step ? hi - step : 0;
+            if (lo == 0 || !search_reaches(p, lo, scale, code))
+                break;
+            hi = lo;
+            step = step < (1u << 30) ? step << 1 : step;
+        }
+    } else {
+        lo = g;
+        for (;;) {
+            hi = top - lo > step ? lo + step : top;
+            if (hi == top || search_reaches(p, hi, scale, code))
+                break;
+            lo = hi;
+            step = step < (1u << 30) ? step << 1 : step;
+        }
+    }
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (search_reaches(p, mid, scale, code))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+/* Sorts keys by their high 31 bits (thresholds are non-negative float32 bits): LSD radix,
+ * digits of 11, 11 and 9 bits. Returns the array holding the result. */
+static uint64_t *search_radix_sort(uint64_t *keys, uint64_t *tmp, size_t n)
+{
+    static const int shift[3] = {32, 43, 54};
+    size_t count[2048], i;
+    int pass;
+
+    for (pass = 0; pass < 3; pass++) {
+        size_t sum = 0;
+        uint64_t *t;
+        memset(count, 0, sizeof count);
+        for (i = 0; i < n; i++)
+            count[(keys[i] >> shift[pass]) & 2047u]++;
+        for (i = 0; i < 2048; i++) {
+            size_t c = count[i];
+            count[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++)
+            tmp[count[(keys[i] >> shift[pass]) & 2047u]++] = keys[i];
+        t = keys;
+        keys = tmp;
+        tmp = t;
+    }
+    return keys;
+}
+
+/* Collects the thresholds of formats [f0, f1) (fast ones) as keys; ids start at base[f]. */
+static size_t search_collect(const struct fpq_search *s, fpqi_search_work *w, size_t f0,
+                             size_t f1, size_t *base)
+{
+    size_t f, nkeys = 0, id = 0;
+    int c, nc = s->opt.num_candidates;
+    int l1 = s->opt.objective == FPQ_OBJECTIVE_L1;
+
+    for (f = f0; f < f1; f++) {
+        const fpqi_params *p = &s->params[f];
+        size_t per;
+        if (!search_is_fast(s, f))
+            continue;
+        per = search_ids_per_candidate(s, f);
+        base[f] = id;
+        for (c = 0; c < nc; c++, id += per) {
+            float sc = w->scales[f * (size_t)nc + (size_t)c];
+            float prev = search_value(p, 0);
+            uint32_t k;
+            if (sc == 0.0f)
+                continue;
+            for (k = 1; k <= p->max_mag; k++) {
+                float v = search_value(p, k);
+                double mid = ((double)prev + (double)v) * 0.5 * (double)sc;
+                uint32_t t = search_threshold(p, sc, mid, k);
+                w->keys[nkeys++] = (uint64_t)t << 32 | (uint64_t)(id + k - 1);
+                if (l1) {
+                    uint32_t y = fpqi_f2u(v * sc) & 0x7fffffffu;
+                    w->keys[nkeys++] = (uint64_t)y << 32 | (uint64_t)(id + p->max_mag + k - 1);
+                }
+                prev = v;
+            }
+        }
+    }
+    return nkeys;
+}
+
+/* Sorted keys -> the distinct thresholds and each id's index among them. */
+static size_t search_unique(fpqi_search_work *w, const uint64_t *sorted, size_t nkeys)
+{
+    size_t i, nu = 0;
+    for (i = 0; i < nkeys; i++) {
+        uint32_t t = (uint32_t)(sorted[i] >> 32);
+        if (nu == 0 || w->unique[nu - 1] != t)
+            w->unique[nu++] = t;
+        w->pos[(uint32_t)sorted[i]] = (uint32_t)(nu - 1);
+    }
+    return nu;
+}
+
+/* A lookup of the slot of |x| (the number of thresholds <= |x|): the table maps the high bits
+ * of |x| (bits >> shift) to the first threshold whose high bits are as large; few thresholds
+ * share high bits, so a short scan finishes the search. */
+typedef struct search_slotter {
+    const uint32_t *unique, *table;
+    uint32_t nu, kmin, kmax;
+    int shift;
+} search_slotter;
+
+static void search_slotter_make(fpqi_search_work *w, size_t nu, search_slotter *sl)
+{
+    uint32_t lo = w->unique[0], hi = w->unique[nu - 1], j, len;
+    size_t i = 0;
+    int shift = 0;
+
+    while ((size_t)((hi >> shift) - (lo >> shift)) + 1 > 2 * nu + 16)
+        shift++;
+    sl->unique = w->unique;
+    sl->table = w->table;
+    sl->nu = (uint32_t)nu;
+    sl->shift = shift;
+    sl->kmin = lo >> shift;
+    sl->kmax = hi >> shift;
+    len = sl->kmax - sl->kmin + 1;
+    for (j = 0; j < len; j++) {
+        while (i < nu && (w->unique[i] >> shift) < sl->kmin + j)
+            i++;
+        w->table[j] = (uint32_t)i;
+    }
+}
+
+FPQI_INLINE uint32_t search_slot(const search_slotter *sl, uint32_t a)
+{
+    uint32_t key = a >> sl->shift, j;
+    if (key < sl->kmin)
+        return 0;
+    if (key > sl->kmax)
+        return sl->nu;
+    j = sl->table[key - sl->kmin];
+    while (j < sl->nu && sl->unique[j] <= a)
+        j++;
+    return j;
+}
+
+/* One pass over the group: per slot sums, then prefix sums in place (slot j's prefix at
+ * stats[3 * j], with nu + 2 entries). */
+static void search_accumulate(const fpqi_search_group *grp, const search_slotter *sl,
+                              double *st)
+{
+    size_t i, nu = sl->nu;
+    double s0 = 0, s1 = 0, s2 = 0;
+
+    memset(st, 0, (nu + 2) * 3 * sizeof(double));
+    for (i = 0; i < grp->n; i++) {
+        uint32_t a = fpqi_f2u(grp->x[i]) & 0x7fffffffu;
+        double v, wt;
+        double *slot;
+        if (a >= SEARCH_FINITE_LIMIT)
+            continue;
+        v = (double)fpqi_u2f(a);
+        wt = grp->w ? (double)grp->w[i] : 1.0;
+        slot = st + 3 * (size_t)(search_slot(sl, a) + 1);
+        slot[0] += wt;
+        slot[1] += wt * v;
+        slot[2] += wt * v * v;
+    }
+    /* Slot j sits at st[3 * (j + 1)]; running sums turn that into P[j] = sum of the slots
+     * below j at st[3 * j], so a range of slots [lo, hi) sums to P[hi] - P[lo]. */
+    for (i = 0; i <= nu + 1; i++) {
+        double *e = st + 3 * i;
+        s0 += e[0];
+        s1 += e[1];
+        s2 += e[2];
+        e[0] = s0;
+        e[1] = s1;
+        e[2] = s2;
+    }
+}
+
+static double search_range(const double *st, size_t lo, size_t hi, int which)
+{
+    return st[3 * hi + (size_t)which] - st[3 * lo + (size_t)which];
+}
+
+/* The error of one candidate from the prefix sums. */
+static double search_candidate_error(const struct fpq_search *s, const fpqi_search_work *w,
+                                     const double *st, size_t nu, size_t f, size_t id,
+                                     float scale)
+{
+    const fpqi_params *p = &s->params[f];
+    uint32_t k, kk = p->max_mag;
+    size_t lo = 0, hi;
+    double err = 0.0;
+    int l1 = s->opt.objective == FPQ_OBJECTIVE_L1;
+
+    for (k = 0; k <= kk; k++) {
+        double y = (double)(search_value(p, k) * scale);
+        hi = k < kk ? (size_t)w->pos[id + k] + 1 : nu + 1;
+        if (l1) {
+            size_t m = k == 0 ? lo : (size_t)w->pos[id + kk + k - 1] + 1;
+            m = m < lo ? lo : m > hi ? hi : m;
+            err += (search_range(st, m, hi, 1) - y * search_range(st, m, hi, 0)) +
+                   (y * search_range(st, lo, m, 0) - search_range(st, lo, m, 1));
+        } else {
+            double s0 = search_range(st, lo, hi, 0), s1 = search_range(st, lo, hi, 1);
+            double s2 = search_range(st, lo, hi, 2);
+            double e = (s2 - y * s1) - y * (s1 - y * s0);
+            err += e > 0.0 ? e : 0.0;
+        }
+        lo = hi;
+    }
+    return err;
+}
+
+static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w,
+                              const fpqi_search_group *grp, size_t f0, size_t f1,
+                              double *errs)
+{
+    size_t base[FPQI_SEARCH_MAX_FORMATS], nkeys, nu, f;
+    int c, nc = s->opt.num_candidates;
+    search_slotter sl;
+    const uint64_t *sorted;
+
+    nkeys = search_collect(s, w, f0, f1, base);
+    if (nkeys == 0) /* every candidate invalid: errs already +Inf */
+        return;
+    sorted = search_radix_sort(w->keys, w->keys_tmp, nkeys);
+    nu = search_unique(w, sorted, nkeys);
+    search_slotter_make(w, nu, &sl);
+    search_accumulate(grp, &sl, w->stats);
+    for (f = f0; f < f1; f++) {
+        size_t per;
+        if (!search_is_fast(s, f))
+            continue;
+        per = search_ids_per_candidate(s, f);
+        for (c = 0; c < nc; c++) {
+            size_t at = f * (size_t)nc + (size_t)c;
+            if (w->scales[at] != 0.0f)
+                errs[at] = search_candidate_error(s, w, w->stats, nu, f,
+                                                  base[f] + (size_t)c * per, w->scales[at]);
+        }
+    }
+}
+
+/* ---- exhaustive path ---------------------------------------------------------------------- */
+
+typedef struct search_sums {
+    double a, b, c; /* L2/L1/weighted: a = error; cosine: a = <x,q>, b = |x|^2, c = |q|^2 */
+} search_sums;
+
+static void search_add_sums(int objective, const float *x, const float *q, const float *wt,
+                            size_t n, search_sums *acc)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = (double)x[i] - (double)q[i];
+        switch (objective) {
+        case FPQ_OBJECTIVE_L1:
+            acc->a += fabs(d);
+            break;
+        case FPQ_OBJECTIVE_WEIGHTED_L2:
+            acc->a += (double)wt[i] * d * d;
+            break;
+        case FPQ_OBJECTIVE_COSINE:
+            acc->a += (double)x[i] * (double)q[i];
+            acc->b += (double)x[i] * (double)x[i];
+            acc->c += (double)q[i] * (double)q[i];
+            break;
+        default:
+            acc->a += d * d;
+            break;
+        }
+    }
+}
+
+/* Copies the finite elements of x[0..n) (and their weights) to xo / wo; returns how many. */
+static size_t search_compact(const float *x, const float *wt, size_t n, float *xo, float *wo)
+{
+    size_t i, m = 0;
+    for (i = 0; i < n; i++) {
+        if ((fpqi_f2u(x[i]) & 0x7fffffffu) >= SEARCH_FINITE_LIMIT)
+            continue;
+        xo[m] = x[i];
+        if (wt)
+            wo[m] = wt[i];
+        m++;
+    }
+    return m;
+}
+
+static double search_cosine_error(const search_sums *acc)
+{
+    double cosv;
+    if (acc->b == 0.0)
+        return 0.0;
+    if (acc->c == 0.0)
+        return 1.0;
+    cosv = acc->a / (sqrt(acc->b) * sqrt(acc->c));
+    cosv = cosv > 1.0 ? 1.0 : cosv < -1.0 ? -1.0 : cosv;
+    return 1.0 - cosv;
+}
+
+static double search_exhaustive_error(const struct fpq_search *s, fpqi_search_work *w,
+                                      size_t g, size_t f, float scale)
+{
+    const fpqi_search_group *grp = &s->groups[g];
+    const fpqi_kernels *k = fpqi_active_kernels();
+    const fpqi_params *p = &s->params[f];
+    int obj = s->opt.objective;
+    search_sums acc = {0.0, 0.0, 0.0};
+    size_t off = 0;
+
+    if (obj == FPQ_OBJECTIVE_CALLBACK) {
+        const float *x = grp->x;
+        size_t n = grp->n;
+        double e;
+        if (grp->nonfinite) {
+            n = search_compact(grp->x, NULL, grp->n, w->xbuf, NULL);
+            x = w->xbuf;
+        }
+        k->fake_quantize(p, x, 0, n, scale, 0, w->qbuf);
+        e = s->opt.callback(s->opt.callback_user, g, x, w->qbuf, n);
+        return e == e ? e : (double)INFINITY;
+    }
+    while (off < grp->n) {
+        size_t len = grp->n - off < SEARCH_CHUNK ? grp->n - off : SEARCH_CHUNK;
+        const float *x = grp->x + off, *wt = grp->w ? grp->w + off : NULL;
+        size_t m = len;
+        if (grp->nonfinite) {
+            m = search_compact(x, wt, len, w->xbuf, w->wbuf);
+            x = w->xbuf;
+            wt = grp->w ? w->wbuf : NULL;
+        }
+        if (m > 0) {
+            k->fake_quantize(p, x, 0, m, scale, 0, w->qbuf);
+            search_add_sums(obj, x, w->qbuf, wt, m, &acc);
+        }
+        off += len;
+    }
+    return obj == FPQ_OBJECTIVE_COSINE ? search_cosine_error(&acc) : acc.a;
+}
+
+/* ---- one group ---------------------------------------------------------------------------- */
+
+void fpqi_search_eval_group(const struct fpq_search *s, fpqi_search_work *w, size_t g,
+                            double *errs)
+{
+    const fpqi_search_group *grp = &s->groups[g];
+    float amax = fpqi_u2f(grp->amax_bits);
+    size_t f, nc = (size_t)s->opt.num_candidates, ids;
+
+    for (f = 0; f < s->num_formats; f++) {
+        size_t c;
+        for (c = 0; c < nc; c++) {
+            w->scales[f * nc + c] = fpqi_search_candidate_scale(s, f, (int)c, amax);
+            errs[f * nc + c] = (double)INFINITY;
+        }
+    }
+    f = 0;
+    while (f < s->num_formats) {
+        size_t end = search_batch_end(s, f, &ids);
+        if (ids > 0)
+            search_fast_batch(s, w, grp, f, end, errs);
+        f = end > f ? end : f + 1;
+    }
+    for (f = 0; f < s->num_formats; f++) {
+        size_t c;
+        if (search_is_fast(s, f))
+            continue;
+        for (c = 0; c < nc; c++)
+            if (w->scales[f * nc + c] != 0.0f)
+                errs[f * nc + c] = search_exhaustive_error(s, w, g, f, w->scales[f * nc + c]);
+    }
+}
+
+#undef SEARCH_MAX_IDS
+#undef SEARCH_CHUNK
+#undef SEARCH_FINITE_LIMIT

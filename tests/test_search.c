@@ -1,0 +1,786 @@
+/*
+ * test_search.c - the tensor-level parameter search (fpq_search_*): its errors against a brute
+ * force written here on fpq_fake_quantize (every objective, granularity and grid), the fast
+ * path against the exhaustive one, midpoint ties, degenerate data, NaN/Inf, streamed batches,
+ * a known optimum from numerical integration, and bad input.
+ */
+#include "fpq_test.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- data --------------------------------------------------------------------------------- */
+
+static double unit_open(uint64_t *st)
+{
+    return ((double)(fpqt_rand(st) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double gauss(uint64_t *st)
+{
+    return sqrt(-2.0 * log(unit_open(st))) * cos(6.283185307179586 * unit_open(st));
+}
+
+/* kind 0: normal; 1: heavy-tailed (normal / sqrt(uniform)); 2: Laplace(1). */
+static void fill(float *x, size_t n, int kind, uint64_t seed)
+{
+    uint64_t st = seed;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double v = gauss(&st);
+        if (kind == 1)
+            v /= sqrt(unit_open(&st));
+        else if (kind == 2)
+            v = (unit_open(&st) < 0.5 ? -1.0 : 1.0) * -log(unit_open(&st));
+        x[i] = (float)v;
+    }
+}
+
+static fpq_tensor make_tensor(size_t rows, size_t cols, size_t stride, int type, int gran,
+                              int block)
+{
+    fpq_tensor t;
+    memset(&t, 0, sizeof t);
+    t.struct_size = sizeof t;
+    t.rows = rows;
+    t.cols = cols;
+    t.row_stride = stride;
+    t.elem_type = type;
+    t.granularity = gran;
+    t.block_size = block;
+    return t;
+}
+
+static size_t group_count(const fpq_tensor *t)
+{
+    switch (t->granularity) {
+    case FPQ_PER_TENSOR: return 1;
+    case FPQ_PER_ROW: return t->rows;
+    case FPQ_PER_COLUMN: return t->cols;
+    default: return t->rows * ((t->cols + (size_t)t->block_size - 1) / (size_t)t->block_size);
+    }
+}
+
+static size_t group_of(const fpq_tensor *t, size_t r, size_t c)
+{
+    switch (t->granularity) {
+    case FPQ_PER_TENSOR: return 0;
+    case FPQ_PER_ROW: return r;
+    case FPQ_PER_COLUMN: return c;
+    default:
+        return r * ((t->cols + (size_t)t->block_size - 1) / (size_t)t->block_size) +
+               c / (size_t)t->block_size;
+    }
+}
+
+/* ---- the brute force: candidates as the header defines them, errors via fake_quantize --- */
+
+static float model_scale(const fpq_search_options *o, const fpq_format *f, int c, float amax)
+{
+    fpq_format_limits lim;
+    double s;
+    int n = o->num_candidates;
+    fpq_format_limits_get(f, &lim);
+    if (o->grid == FPQ_GRID_CLIP) {
+        double r = n == 1 ? o->grid_high : o->grid_low + c * (o->grid_high - o->grid_low) / (n - 1);
+        s = amax * r / lim.max_finite;
+    } else {
+        double b0 = f->bias + log2(lim.max_finite) - log2(amax);
+        s = exp2(f->bias - b0 * (o->grid_low + c * (o->grid_high - o->grid_low) / n));
+    }
+    if (!(s >= FLT_MIN && s <= FLT_MAX))
+        return 0.0f;
+    return (float)s;
+}
+
+typedef struct model_ctx {
+    const fpq_search_options *o;
+    const float *w; /* per element weights gathered like x, or NULL */
+} model_ctx;
+
+static double model_error(const model_ctx *m, const float *x, const float *q, size_t n,
+                          size_t g)
+{
+    double a = 0, b = 0, c = 0;
+    size_t i;
+    if (m->o->objective == FPQ_OBJECTIVE_CALLBACK)
+        return m->o->callback(m->o->callback_user, g, x, q, n);
+    for (i = 0; i < n; i++) {
+        double d = (double)x[i] - q[i];
+        switch (m->o->objective) {
+        case FPQ_OBJECTIVE_L1: a += fabs(d); break;
+        case FPQ_OBJECTIVE_WEIGHTED_L2: a += m->w[i] * d * d; break;
+        case FPQ_OBJECTIVE_COSINE:
+            a += (double)x[i] * q[i];
+            b += (double)x[i] * x[i];
+            c += (double)q[i] * q[i];
+            break;
+        default: a += d * d; break;
+        }
+    }
+    if (m->o->objective != FPQ_OBJECTIVE_COSINE)
+        return a;
+    if (b == 0)
+        return 0;
+    if (c == 0)
+        return 1;
+    return 1.0 - a / (sqrt(b) * sqrt(c));
+}
+
+/* The expected error table [g][f][c] of float32 data x (finite elements per group in
+ * row-major order); weights per element or per column as the options say. */
+static double *model_table(const fpq_format *fmts, size_t nf, const fpq_search_options *o,
+                           const fpq_tensor *t, const float *x, const float *wts)
+{
+    size_t ng = group_count(t), nc = (size_t)o->num_candidates, g, r, cc, f;
+    double *table = (double *)malloc(ng * nf * nc * sizeof(double));
+    float *gx = (float *)malloc(t->rows * t->cols * sizeof(float));
+    float *gw = (float *)malloc(t->rows * t->cols * sizeof(float));
+    float *q = (float *)malloc(t->rows * t->cols * sizeof(float));
+    for (g = 0; g < ng; g++) {
+        size_t n = 0;
+        float amax = 0;
+        model_ctx m;
+        for (r = 0; r < t->rows; r++)
+            for (cc = 0; cc < t->cols; cc++) {
+                float v = x[r * t->row_stride + cc];
+                if (group_of(t, r, cc) != g || !isfinite(v))
+                    continue;
+                gx[n] = v;
+                if (wts)
+                    gw[n] = o->weights == FPQ_WEIGHTS_PER_COLUMN ? wts[cc]
+                                                                 : wts[r * t->row_stride + cc];
+                amax = fabsf(v) > amax ? fabsf(v) : amax;
+                n++;
+            }
+        m.o = o;
+        m.w = gw;
+        for (f = 0; f < nf; f++) {
+            int c;
+            for (c = 0; c < (int)nc; c++) {
+                double *e = &table[(g * nf + f) * nc + (size_t)c];
+                float s = amax > 0 ? model_scale(o, &fmts[f], c, amax) : 1.0f;
+                if (amax == 0) {
+                    *e = 0;
+                } else if (s == 0.0f) {
+                    *e = INFINITY;
+                } else {
+                    CHECK(fpq_fake_quantize(&fmts[f], gx, n, s, 0, q) == FPQ_OK);
+                    *e = model_error(&m, gx, q, n, g);
+                }
+            }
+        }
+    }
+    free(gx);
+    free(gw);
+    free(q);
+    return table;
+}
+
+/* ---- running the search ------------------------------------------------------------------- */
+
+typedef struct outcome {
+    int status, format;
+    double total;
+    size_t ng, nt;
+    float *scales;
+    double *biases, *errors, *table, *fmt_err;
+    int *cands;
+} outcome;
+
+static void outcome_free(outcome *o)
+{
+    free(o->scales);
+    free(o->biases);
+    free(o->errors);
+    free(o->table);
+    free(o->fmt_err);
+    free(o->cands);
+}
+
+/* Creates a search, adds the tensor in `batches` row slices (1 = whole), solves. */
+static outcome run_search(const fpq_format *fmts, size_t nf, const fpq_search_options *o,
+                          const fpq_tensor *t, const void *x, const float *w, int batches)
+{
+    fpq_search *s = NULL;
+    fpq_search_result r;
+    outcome out;
+    size_t ng = group_count(t), nc = (size_t)o->num_candidates;
+    size_t esize = t->elem_type == FPQ_FLOAT32 ? 4 : 2;
+    int b;
+
+    memset(&out, 0, sizeof out);
+    out.ng = ng;
+    out.nt = ng * nf * nc;
+    out.scales = (float *)calloc(ng, sizeof(float));
+    out.biases = (double *)calloc(ng, sizeof(double));
+    out.errors = (double *)calloc(ng, sizeof(double));
+    out.cands = (int *)calloc(ng, sizeof(int));
+    out.fmt_err = (double *)calloc(nf, sizeof(double));
+    out.table = (double *)calloc(out.nt, sizeof(double));
+    out.status = fpq_search_create(fmts, nf, o, NULL, &s);
+    if (out.status != FPQ_OK)
+        return out;
+    for (b = 0; b < batches && out.status == FPQ_OK; b++) {
+        size_t r0 = t->rows * (size_t)b / (size_t)batches;
+        size_t r1 = t->rows * (size_t)(b + 1) / (size_t)batches;
+        fpq_tensor part = *t;
+        if (r1 == r0)
+            continue;
+        part.rows = r1 - r0;
+        out.status = fpq_search_add(s, &part,
+                                    (const char *)x + r0 * t->row_stride * esize,
+                                    w && o->weights == FPQ_WEIGHTS_PER_ELEMENT
+                                        ? w + r0 * t->row_stride : w);
+    }
+    if (out.status == FPQ_OK) {
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        r.num_groups = ng;
+        r.scales = out.scales;
+        r.biases = out.biases;
+        r.errors = out.errors;
+        r.candidates = out.cands;
+        r.format_errors = out.fmt_err;
+        r.error_table = out.table;
+        r.error_table_count = out.nt;
+        out.status = fpq_search_solve(s, &r);
+        out.format = r.format_index;
+        out.total = r.total_error;
+    }
+    fpq_search_destroy(s);
+    return out;
+}
+
+static int close_enough(double got, double want, double scale)
+{
+    if (isinf(want) || isinf(got))
+        return got == want;
+    return fabs(got - want) <= 1e-6 * fabs(want) + 1e-12 * scale;
+}
+
+static double energy_of(const float *x, size_t n)
+{
+    double e = 0;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            e += (double)x[i] * x[i];
+    return e + 1e-30;
+}
+
+/* The whole table equals the brute force, and the choices are its argmins (or ties). */
+static void check_against_model(const fpq_format *fmts, size_t nf, const fpq_search_options *o,
+                                const fpq_tensor *t, const float *x, const float *w,
+                                const char *what)
+{
+    outcome got = run_search(fmts, nf, o, t, x, w, 1);
+    double *want = model_table(fmts, nf, o, t, x, w);
+    double energy = energy_of(x, t->rows * t->row_stride);
+    size_t i, g, nc = (size_t)o->num_candidates, bad = 0;
+
+    CHECKF(got.status == FPQ_OK, "%s: status %d", what, got.status);
+    if (got.status == FPQ_OK) {
+        for (i = 0; i < got.nt; i++)
+            if (!close_enough(got.table[i], want[i], energy) && bad++ < 3)
+                CHECKF(0, "%s: table[%zu] = %.17g, brute force %.17g", what, i, got.table[i],
+                       want[i]);
+        for (g = 0; g < got.ng; g++) {
+            const double *row = want + (g * nf + (size_t)got.format) * nc;
+            double best = INFINITY;
+            size_t c;
+            for (c = 0; c < nc; c++)
+                best = row[c] < best ? row[c] : best;
+            if (got.cands[g] >= 0)
+                CHECKF(close_enough(row[got.cands[g]], best, energy),
+                       "%s: group %zu picks %d (%.17g), best %.17g", what, g, got.cands[g],
+                       row[got.cands[g]], best);
+        }
+    }
+    free(want);
+    outcome_free(&got);
+}
+
+static size_t test_formats(fpq_format *f)
+{
+    size_t n = 0;
+    CHECK(fpq_search_default_formats(4, 1, f, 8, &n) == FPQ_OK && n == 4);
+    CHECK(fpq_format_from_name("float8_e4m3fn", &f[n++]) == FPQ_OK);
+    CHECK(fpq_format_from_name("float6_e3m2fn", &f[n++]) == FPQ_OK);
+    /* unsigned: taken by the exhaustive path; negative values become 0 */
+    CHECK(fpq_format_make(2, 2, FPQ_BIAS_DEFAULT, FPQ_FAMILY_FINITE, 0, &f[n++]) == FPQ_OK);
+    return n;
+}
+
+static double sum_callback(void *user, size_t group, const float *x, const float *q, size_t n)
+{
+    /* a max-error objective: nothing the fast path could do */
+    double m = 0;
+    size_t i;
+    (void)user;
+    (void)group;
+    for (i = 0; i < n; i++)
+        m = fabs((double)x[i] - q[i]) > m ? fabs((double)x[i] - q[i]) : m;
+    return m;
+}
+
+static void test_fast_matches_brute_force(void)
+{
+    static const int grans[4] = {FPQ_PER_TENSOR, FPQ_PER_ROW, FPQ_PER_COLUMN, FPQ_PER_BLOCK};
+    static const int objs[6] = {FPQ_OBJECTIVE_L2, FPQ_OBJECTIVE_L1, FPQ_OBJECTIVE_WEIGHTED_L2,
+                                FPQ_OBJECTIVE_WEIGHTED_L2, FPQ_OBJECTIVE_COSINE,
+                                FPQ_OBJECTIVE_CALLBACK};
+    enum { ROWS = 7, COLS = 37, STRIDE = 40 };
+    fpq_format fmts[8];
+    size_t nf = test_formats(fmts);
+    float x[ROWS * STRIDE], w[ROWS * STRIDE];
+    int kind, gi, oi, grid;
+    char what[96];
+
+    fill(w, ROWS * STRIDE, 0, 99);
+    for (gi = 0; gi < ROWS * STRIDE; gi++)
+        w[gi] = fabsf(w[gi]);
+    for (kind = 0; kind < 2; kind++) {
+        fill(x, ROWS * STRIDE, kind, 1234 + (uint64_t)kind);
+        for (grid = FPQ_GRID_CLIP; grid <= FPQ_GRID_BIAS; grid++)
+            for (gi = 0; gi < 4; gi++)
+                for (oi = 0; oi < 6; oi++) {
+                    fpq_tensor t = make_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT32, grans[gi], 8);
+                    fpq_search_options o;
+                    fpq_search_options_init(grid, &o);
+                    o.num_candidates = 23;
+                    o.objective = objs[oi];
+                    o.weights = oi == 3 ? FPQ_WEIGHTS_PER_COLUMN : FPQ_WEIGHTS_PER_ELEMENT;
+                    o.callback = sum_callback;
+                    snprintf(what, sizeof what, "data %d grid %d gran %d objective %d w %d",
+                             kind, grid, grans[gi], objs[oi], o.weights);
+                    check_against_model(fmts, nf, &o, &t, x, w, what);
+                }
+    }
+}
+
+/* Fast and exhaustive paths on bigger groups, 8-bit formats, both grids. */
+static void test_fast_equals_exhaustive(void)
+{
+    enum { ROWS = 3, COLS = 6000 };
+    fpq_format fmts[8];
+    size_t nf = 0, i;
+    float *x = (float *)malloc(ROWS * COLS * sizeof(float));
+    int grid, obj;
+
+    CHECK(fpq_search_default_formats(8, 1, fmts, 8, &nf) == FPQ_OK && nf == 6);
+    fill(x, ROWS * COLS, 1, 77);
+    for (grid = FPQ_GRID_CLIP; grid <= FPQ_GRID_BIAS; grid++)
+        for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_L1; obj++) {
+            fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+            fpq_search_options o;
+            outcome fast, slow;
+            double energy = energy_of(x, ROWS * COLS);
+            fpq_search_options_init(grid, &o);
+            o.num_candidates = 17;
+            o.objective = obj;
+            fast = run_search(fmts, nf, &o, &t, x, NULL, 1);
+            o.method = FPQ_SEARCH_EXHAUSTIVE;
+            slow = run_search(fmts, nf, &o, &t, x, NULL, 1);
+            CHECK(fast.status == FPQ_OK && slow.status == FPQ_OK);
+            for (i = 0; i < fast.nt; i++)
+                CHECKF(close_enough(fast.table[i], slow.table[i], energy),
+                       "grid %d obj %d [%zu]: %.17g vs %.17g", grid, obj, i, fast.table[i],
+                       slow.table[i]);
+            CHECK(fast.format == slow.format);
+            outcome_free(&fast);
+            outcome_free(&slow);
+        }
+    free(x);
+}
+
+/* Elements exactly at the midpoints between e2m1 values (scale 1: amax 6, ratio 1) round to
+ * the even code; the fast path must put them where the kernel does. */
+static void test_midpoint_ties(void)
+{
+    static const float mids[] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5.0f, 6.0f, 7.0f};
+    float x[64];
+    fpq_format f;
+    fpq_search_options o;
+    size_t i;
+    fpq_tensor t = make_tensor(1, 64, 64, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+
+    for (i = 0; i < 64; i++)
+        x[i] = (i % 2 ? -1.0f : 1.0f) * mids[i % 9] * (i % 5 == 4 ? 0.5f : 1.0f);
+    x[0] = 6.0f;
+    CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    o.num_candidates = 9; /* includes ratio 1: scale 1, and others whose midpoints differ */
+    for (o.objective = FPQ_OBJECTIVE_L2; o.objective <= FPQ_OBJECTIVE_L1; o.objective++)
+        check_against_model(&f, 1, &o, &t, x, NULL, "midpoints");
+}
+
+static void test_degenerate_data(void)
+{
+    fpq_format fmts[8];
+    size_t nf = test_formats(fmts);
+    float x[5 * 8];
+    fpq_search_options o;
+    size_t i;
+    outcome out;
+    fpq_tensor t = make_tensor(5, 8, 8, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    o.num_candidates = 11;
+    for (i = 0; i < 40; i++)
+        x[i] = i < 8 ? 0.0f : i < 16 ? 0.37f : i < 24 ? (i == 20 ? -2.5f : 0.0f)
+                                     : i < 32 ? -1e-3f : (float)i;
+    check_against_model(fmts, nf, &o, &t, x, NULL, "zeros/constant/single");
+    out = run_search(fmts, nf, &o, &t, x, NULL, 1);
+    CHECK(out.status == FPQ_OK);
+    /* an all-zero row: scale 1, no candidate, no error */
+    CHECK(out.scales[0] == 1.0f && out.cands[0] == -1 && out.errors[0] == 0.0);
+    /* a constant row: at ratio 1 the constant is the largest value: error 0 (or a tie) */
+    CHECK(out.errors[1] == 0.0);
+    outcome_free(&out);
+
+    /* a single element */
+    t = make_tensor(1, 1, 1, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    x[0] = -3.0f;
+    check_against_model(fmts, nf, &o, &t, x, NULL, "single element");
+    out = run_search(fmts, nf, &o, &t, x, NULL, 1);
+    CHECK(out.status == FPQ_OK && out.errors[0] == 0.0 && out.total == 0.0);
+    outcome_free(&out);
+}
+
+/* NaN and Inf are ignored: the result equals the one without them. */
+static void test_nonfinite_ignored(void)
+{
+    enum { N = 300 };
+    fpq_format fmts[8];
+    size_t nf = test_formats(fmts), i;
+    float x[N], y[N];
+    fpq_search_options o;
+    int obj;
+    fpq_tensor t = make_tensor(1, N, N, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    fpq_tensor tc = t;
+
+    fill(x, N, 0, 5);
+    memcpy(y, x, sizeof x);
+    x[3] = NAN;
+    x[50] = INFINITY;
+    x[51] = -INFINITY;
+    x[299] = -NAN;
+    tc.cols = 0;
+    for (i = 0; i < N; i++)
+        if (isfinite(x[i]))
+            y[tc.cols++] = x[i];
+    tc.row_stride = tc.cols;
+    for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_COSINE; obj++) {
+        outcome a, b;
+        fpq_search_options_init(FPQ_GRID_CLIP, &o);
+        o.num_candidates = 13;
+        o.objective = obj;
+        a = run_search(fmts, nf, &o, &t, x, NULL, 1);
+        b = run_search(fmts, nf, &o, &tc, y, NULL, 1);
+        CHECK(a.status == FPQ_OK && b.status == FPQ_OK);
+        CHECK(memcmp(a.table, b.table, a.nt * sizeof(double)) == 0);
+        CHECK(a.scales[0] == b.scales[0] && a.format == b.format);
+        outcome_free(&a);
+        outcome_free(&b);
+    }
+}
+
+/* 1, 2 and 7 batches give the bits of one batch, for every granularity and float16 data. */
+static void test_streamed_batches(void)
+{
+    static const int grans[4] = {FPQ_PER_TENSOR, FPQ_PER_ROW, FPQ_PER_COLUMN, FPQ_PER_BLOCK};
+    static const int counts[3] = {2, 7, 14};
+    enum { ROWS = 14, COLS = 50 };
+    fpq_format fmts[8];
+    size_t nf = test_formats(fmts);
+    float x[ROWS * COLS], w[ROWS * COLS];
+    uint16_t h[ROWS * COLS];
+    int gi, k, obj;
+
+    fill(x, ROWS * COLS, 1, 31);
+    fill(w, ROWS * COLS, 0, 32);
+    for (k = 0; k < ROWS * COLS; k++)
+        w[k] = fabsf(w[k]);
+    CHECK(fpq_convert_from_float32(FPQ_FLOAT16, x, ROWS * COLS, h) == FPQ_OK);
+    for (gi = 0; gi < 4; gi++)
+        for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_WEIGHTED_L2; obj++) {
+            fpq_search_options o;
+            fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT16, grans[gi], 16);
+            outcome one;
+            fpq_search_options_init(FPQ_GRID_CLIP, &o);
+            o.num_candidates = 20;
+            o.objective = obj;
+            /* per-row and per-block groups are rows: their batches repeat the shape */
+            if (grans[gi] == FPQ_PER_ROW || grans[gi] == FPQ_PER_BLOCK)
+                t.rows = 2;
+            one = run_search(fmts, nf, &o, &t, h, w, 1);
+            CHECK(one.status == FPQ_OK);
+            for (k = 0; k < 3 && t.rows == ROWS; k++) {
+                outcome many = run_search(fmts, nf, &o, &t, h, w, counts[k]);
+                CHECK(many.status == FPQ_OK);
+                CHECKF(memcmp(one.table, many.table, one.nt * sizeof(double)) == 0,
+                       "gran %d obj %d: %d batches differ", grans[gi], obj, counts[k]);
+                CHECK(memcmp(one.scales, many.scales, one.ng * sizeof(float)) == 0);
+                CHECK(one.format == many.format);
+                outcome_free(&many);
+            }
+            outcome_free(&one);
+        }
+    /* Per-row groups across batches: row r of each batch joins group r; two identical
+     * batches double every error and keep every scale. */
+    {
+        fpq_search_options o;
+        fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+        fpq_search *s = NULL;
+        fpq_search_result r;
+        float sc1[ROWS], sc2[ROWS];
+        double e1[ROWS], e2[ROWS];
+        int row;
+        fpq_search_options_init(FPQ_GRID_CLIP, &o);
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        r.num_groups = ROWS;
+        r.errors = e1;
+        r.scales = sc1;
+        CHECK(fpq_search_create(fmts, 3, &o, NULL, &s) == FPQ_OK);
+        CHECK(fpq_search_add(s, &t, x, NULL) == FPQ_OK);
+        CHECK(fpq_search_solve(s, &r) == FPQ_OK);
+        CHECK(fpq_search_add(s, &t, x, NULL) == FPQ_OK);
+        r.errors = e2;
+        r.scales = sc2;
+        CHECK(fpq_search_solve(s, &r) == FPQ_OK);
+        for (row = 0; row < ROWS; row++)
+            CHECK(sc1[row] == sc2[row] && close_enough(e2[row], 2 * e1[row], 1.0));
+        fpq_search_destroy(s);
+    }
+}
+
+/* ---- known answer ------------------------------------------------------------------------- */
+
+/* Expected squared error of e2m1 with clipping range c on Laplace(1) data, by numerical
+ * integration (midpoint rule on |x| in [0, 30], density e^-x), rounding to the nearest value
+ * (ties are measure zero). Independent of the library. */
+static double laplace_e2m1_mse(double c)
+{
+    static const double v[8] = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+    const double h = 2e-3;
+    double sum = 0, x;
+    for (x = h / 2; x < 30.0; x += h) {
+        double best = INFINITY;
+        int k;
+        for (k = 0; k < 8; k++) {
+            double d = x - v[k] * c / 6.0;
+            best = d * d < best ? d * d : best;
+        }
+        sum += best * exp(-x) * h;
+    }
+    return sum;
+}
+
+static void test_known_optimum(void)
+{
+    enum { N = 1 << 18 };
+    float *x = (float *)malloc(N * sizeof(float));
+    fpq_format f;
+    fpq_search_options o;
+    fpq_tensor t = make_tensor(1, N, N, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    outcome out;
+    double c, best_c = 0, best = INFINITY, chosen;
+
+    /* the optimum of the integral on a fine grid of clipping ranges */
+    for (c = 3.0; c <= 10.0; c += 0.02) {
+        double e = laplace_e2m1_mse(c);
+        if (e < best) {
+            best = e;
+            best_c = c;
+        }
+    }
+    fill(x, N, 2, 2024);
+    CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    o.num_candidates = 200;
+    out = run_search(&f, 1, &o, &t, x, NULL, 1);
+    CHECK(out.status == FPQ_OK);
+    chosen = (double)out.scales[0] * 6.0;
+    CHECKF(fabs(chosen - best_c) < 0.05 * best_c, "clip %.3f, integral's optimum %.3f",
+           chosen, best_c);
+    /* the empirical error per element is the integral's at the chosen clip */
+    CHECKF(fabs(out.errors[0] / N - laplace_e2m1_mse(chosen)) < 0.02 * best,
+           "mse %.5f vs %.5f", out.errors[0] / N, laplace_e2m1_mse(chosen));
+    outcome_free(&out);
+    free(x);
+}
+
+/* The bias grid is the reference's: b0 from amax, multiples 0.01 + i 1.19 / 100. */
+static void test_bias_grid_is_the_reference(void)
+{
+    float x[4] = {0.3f, -0.02f, 0.11f, 0.05f};
+    fpq_format f;
+    fpq_search_options o;
+    fpq_tensor t = make_tensor(1, 4, 4, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    outcome out;
+    double b0, b;
+
+    CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);
+    fpq_search_options_init(FPQ_GRID_BIAS, &o);
+    CHECK(o.grid_low == 0.01 && o.grid_high == 1.2 && o.num_candidates == 100);
+    out = run_search(&f, 1, &o, &t, x, NULL, 1);
+    CHECK(out.status == FPQ_OK && out.cands[0] >= 0);
+    /* LLM-FP4: b0 = 2^E - log2(amax) + log2(2 - 2^-M) - 1, scale 2^(default bias - b) */
+    b0 = 4.0 - log2(0.3f) + log2(1.5) - 1.0;
+    b = b0 * (0.01 + out.cands[0] * 1.19 / 100);
+    CHECK(out.scales[0] == (float)exp2(1.0 - b));
+    CHECK(fabs(out.biases[0] - b) < 1e-6);
+    outcome_free(&out);
+}
+
+/* ---- bad input ---------------------------------------------------------------------------- */
+
+static size_t alloc_calls, alloc_fail_at;
+
+static void *counting_alloc(void *user, size_t size)
+{
+    (void)user;
+    if (++alloc_calls == alloc_fail_at)
+        return NULL;
+    return malloc(size);
+}
+
+static void counting_free(void *user, void *p)
+{
+    (void)user;
+    free(p);
+}
+
+static void test_bad_input(void)
+{
+    fpq_format f, bad;
+    fpq_search_options o;
+    fpq_search *s = NULL;
+    fpq_search_result r;
+    fpq_allocator al = {counting_alloc, counting_free, NULL};
+    float x[8] = {1, 2, 3, -4, 5, 6, 7, 8}, w[8] = {1, 1, 1, 1, 1, 1, 1, -1};
+    float scales[4] = {9, 9, 9, 9};
+    double table[2];
+    fpq_tensor t = make_tensor(2, 4, 4, FPQ_FLOAT32, FPQ_PER_ROW, 0), t2;
+    size_t n, fails;
+
+    CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);
+    memset(&bad, 0, sizeof bad);
+    CHECK(fpq_search_options_init(FPQ_GRID_CLIP, NULL) == FPQ_ERR_NULL);
+    CHECK(fpq_search_options_init(7, &o) == FPQ_ERR_ARGUMENT);
+    CHECK(fpq_search_default_formats(6, 0, NULL, 0, &n) == FPQ_ERR_ARGUMENT);
+    CHECK(fpq_search_default_formats(8, 0, &bad, 1, &n) == FPQ_ERR_CAPACITY && n == 5);
+    CHECK(bad.exp_bits == 0); /* untouched */
+    CHECK(fpq_search_default_formats(4, 0, NULL, 0, NULL) == FPQ_ERR_NULL);
+
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    CHECK(fpq_search_create(&f, 1, &o, NULL, NULL) == FPQ_ERR_NULL);
+    CHECK(fpq_search_create(NULL, 1, &o, NULL, &s) == FPQ_ERR_NULL && s == NULL);
+    CHECK(fpq_search_create(&f, 0, &o, NULL, &s) == FPQ_ERR_SIZE);
+    CHECK(fpq_search_create(&f, 65, &o, NULL, &s) == FPQ_ERR_SIZE);
+    CHECK(fpq_search_create(&bad, 1, &o, NULL, &s) == FPQ_ERR_FORMAT);
+    o.grid_low = 0.0;
+    CHECK(fpq_search_create(&f, 1, &o, NULL, &s) == FPQ_ERR_ARGUMENT);
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    o.grid_high = 1.5;
+    CHECK(fpq_search_create(&f, 1, &o, NULL, &s) == FPQ_ERR_ARGUMENT);
+    fpq_search_options_init(FPQ_GRID_BIAS, &o);
+    o.grid_low = NAN;
+    CHECK(fpq_search_create(&f, 1, &o, NULL, &s) == FPQ_ERR_ARGUMENT);
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    o.num_candidates = 0;
+    CHECK(fpq_search_create(&f, 1, &o, NULL, &s) == FPQ_ERR_ARGUMENT);
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    o.objective = FPQ_OBJECTIVE_CALLBACK; /* without a callback */
+    CHECK(fpq_search_create(&f, 1, &o, NULL, &s) == FPQ_ERR_ARGUMENT);
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    o.struct_size = 8;
+    CHECK(fpq_search_create(&f, 1, &o, NULL, &s) == FPQ_ERR_ARGUMENT && s == NULL);
+
+    /* add and solve */
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    o.objective = FPQ_OBJECTIVE_WEIGHTED_L2;
+    CHECK(fpq_search_create(&f, 1, &o, NULL, &s) == FPQ_OK);
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    r.num_groups = 2;
+    r.scales = scales;
+    CHECK(fpq_search_solve(s, &r) == FPQ_ERR_SIZE); /* nothing added */
+    CHECK(fpq_search_add(s, &t, x, NULL) == FPQ_ERR_NULL);
+    CHECK(fpq_search_add(s, &t, x, w) == FPQ_ERR_ARGUMENT); /* a negative weight */
+    CHECK(fpq_search_num_groups(s) == 0);
+    w[7] = 1;
+    t2 = t;
+    t2.row_stride = 3;
+    CHECK(fpq_search_add(s, &t2, x, w) == FPQ_ERR_SIZE);
+    t2 = t;
+    t2.granularity = 9;
+    CHECK(fpq_search_add(s, &t2, x, w) == FPQ_ERR_ARGUMENT);
+    CHECK(fpq_search_add(s, &t, (const char *)x + 1, w) == FPQ_ERR_ALIGN);
+    CHECK(fpq_search_add(s, &t, x, w) == FPQ_OK);
+    CHECK(fpq_search_num_groups(s) == 2 && fpq_search_memory(s) >= 16 * sizeof(float));
+    t2 = t;
+    t2.granularity = FPQ_PER_COLUMN;
+    CHECK(fpq_search_add(s, &t2, x, w) == FPQ_ERR_ARGUMENT); /* another granularity */
+    t2 = t;
+    t2.rows = 1;
+    CHECK(fpq_search_add(s, &t2, x, w) == FPQ_ERR_ARGUMENT); /* per row: rows must match */
+    r.num_groups = 1;
+    CHECK(fpq_search_solve(s, &r) == FPQ_ERR_CAPACITY);
+    r.num_groups = 2;
+    r.error_table = table;
+    r.error_table_count = 2;
+    CHECK(fpq_search_solve(s, &r) == FPQ_ERR_CAPACITY);
+    r.error_table = NULL;
+    r.struct_size = 8;
+    CHECK(fpq_search_solve(s, &r) == FPQ_ERR_ARGUMENT);
+    r.struct_size = sizeof r;
+    r.scales = NULL;
+    CHECK(fpq_search_solve(s, &r) == FPQ_ERR_NULL);
+    CHECK(scales[0] == 9 && scales[1] == 9); /* untouched by every failure */
+    r.scales = scales;
+    CHECK(fpq_search_solve(s, &r) == FPQ_OK && scales[0] != 9);
+    fpq_search_destroy(s);
+    fpq_search_destroy(NULL);
+    CHECK(fpq_search_num_groups(NULL) == 0 && fpq_search_memory(NULL) == 0);
+
+    /* Every allocation failing in turn gives FPQ_ERR_MEMORY and no leak (ASan checks). */
+    fpq_search_options_init(FPQ_GRID_CLIP, &o);
+    for (fails = 1; fails < 12; fails++) {
+        int st;
+        alloc_calls = 0;
+        alloc_fail_at = fails;
+        s = NULL;
+        st = fpq_search_create(&f, 1, &o, &al, &s);
+        if (st == FPQ_OK) {
+            st = fpq_search_add(s, &t, x, NULL);
+            if (st == FPQ_OK) {
+                scales[0] = 9;
+                st = fpq_search_solve(s, &r);
+                CHECK(st == FPQ_OK || scales[0] == 9);
+            }
+            fpq_search_destroy(s);
+        }
+        CHECK(st == FPQ_OK || st == FPQ_ERR_MEMORY);
+    }
+    alloc_fail_at = 0;
+}
+
+const fpqt_case fpqt_search_cases[] = {
+    {"search: fast errors equal brute force (objectives x granularities x grids)",
+     test_fast_matches_brute_force},
+    {"search: fast path equals the exhaustive path (8-bit, large groups)",
+     test_fast_equals_exhaustive},
+    {"search: elements at midpoints round as the kernel does", test_midpoint_ties},
+    {"search: zeros, constants, a single element", test_degenerate_data},
+    {"search: NaN and Inf are ignored", test_nonfinite_ignored},
+    {"search: 1, 2, 7 batches give one batch's bits", test_streamed_batches},
+    {"search: optimal clip of Laplace data matches numerical integration", test_known_optimum},
+    {"search: the bias grid is LLM-FP4's", test_bias_grid_is_the_reference},
+    {"search: bad input gives a status and leaves outputs untouched", test_bad_input},
+    {NULL, NULL}};
