@@ -23,6 +23,8 @@
 
 /* Columns per stack chunk: a multiple of 8, so that chunks start on a byte of the stream. */
 #define REPARAM_CHUNK 1024
+/* Columns per band of the activation calls (scales and a widened row on the stack). */
+#define REPARAM_BAND 4096
 #define REPARAM_PARALLEL_MIN ((size_t)1 << 18)
 #define REPARAM_KNOWN_FLAGS (FPQ_UNPACKED | FPQ_NO_SATURATE)
 #define REPARAM_MAX_FOLD_OFFSET 255
@@ -358,18 +360,19 @@ typedef struct reparam_act_call {
     size_t row_bytes;
 } reparam_act_call;
 
-/* Rows [r0, r1): per chunk of columns, the channel scales once, then every row through the
- * grouped kernel with one scale per element (group shift 0). */
+/* Rows [r0, r1): per band of columns, the channel scales once, then every row of the band
+ * through the grouped kernel with one scale per element (group shift 0). A band is wide
+ * enough that usual activations (up to REPARAM_BAND channels) are walked row by row. */
 static void reparam_act_rows(const reparam_act_call *ac, size_t r0, size_t r1)
 {
-    float scales[REPARAM_CHUNK], xbuf[REPARAM_CHUNK];
+    float scales[REPARAM_BAND], xbuf[REPARAM_BAND];
     const reparam_shape *sh = &ac->sh;
     fpqi_fpenv env;
     size_t r, c0, j;
 
     fpqi_fpenv_enter(&env);
-    for (c0 = 0; c0 < sh->cols; c0 += REPARAM_CHUNK) {
-        size_t n = sh->cols - c0 < REPARAM_CHUNK ? sh->cols - c0 : REPARAM_CHUNK;
+    for (c0 = 0; c0 < sh->cols; c0 += REPARAM_BAND) {
+        size_t n = sh->cols - c0 < REPARAM_BAND ? sh->cols - c0 : REPARAM_BAND;
         size_t code_off = (ac->flags & FPQ_UNPACKED) ? c0 : (c0 / 8) * (size_t)ac->p.bits;
         for (j = 0; j < n; j++)
             scales[j] = fpqi_u2f(reparam_channel_scale_bits(ac->shared_scale,
@@ -648,6 +651,7 @@ int fpq_reparam_linear_reference(const fpq_format *x_fmt, const void *x_codes,
 }
 
 #undef REPARAM_CHUNK
+#undef REPARAM_BAND
 #undef REPARAM_PARALLEL_MIN
 #undef REPARAM_KNOWN_FLAGS
 #undef REPARAM_MAX_FOLD_OFFSET
