@@ -14,8 +14,9 @@
 #  include <omp.h>
 #endif
 
-/* Multiply-adds below which a forward call stays on the calling thread. */
-#define LINEAR_PARALLEL_MIN ((uint64_t)1 << 22)
+/* Multiply-adds below which a forward call stays on the calling thread: about 0.1 ms of
+ * work, where waking a second thread stops being noise. */
+#define LINEAR_PARALLEL_MIN ((uint64_t)1 << 24)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Formats */
