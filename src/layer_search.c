@@ -318,22 +318,43 @@ typedef struct layer_sums {
     double s, yh, yh2, yyh;
 } layer_sums;
 
-static void layer_sums_add(int metric, const double *y, size_t ystep, const double *acc,
-                           double scale, size_t n, layer_sums *m)
+static void layer_sums_add(int metric, const double *y, const double *acc, double scale,
+                           size_t n, layer_sums *m)
 {
     double s = 0.0, yh = 0.0, yh2 = 0.0, yyh = 0.0;
     size_t j;
     for (j = 0; j < n; j++) {
-        const double a = y[j * ystep], b = scale * acc[j], d = a - b;
-        switch (metric) {
-        case FPQ_LAYER_METRIC_L1: s += fabs(d); break;
-        case FPQ_LAYER_METRIC_ABS_WEIGHTED_L2: s += fabs(a) * d * d; break;
-        case FPQ_LAYER_METRIC_SQUARE_WEIGHTED_L2: s += (a * d) * (a * d); break;
-        default: s += d * d; break;
-        }
+        const double a = y[j], b = scale * acc[j];
         yh += b;
         yh2 += b * b;
         yyh += a * b;
+    }
+    /* one loop per measure: no branch in the loop */
+    switch (metric) {
+    case FPQ_LAYER_METRIC_L1:
+        for (j = 0; j < n; j++)
+            s += fabs(y[j] - scale * acc[j]);
+        break;
+    case FPQ_LAYER_METRIC_ABS_WEIGHTED_L2:
+        for (j = 0; j < n; j++) {
+            const double d = y[j] - scale * acc[j];
+            s += fabs(y[j]) * d * d;
+        }
+        break;
+    case FPQ_LAYER_METRIC_SQUARE_WEIGHTED_L2:
+        for (j = 0; j < n; j++) {
+            const double d = y[j] * (y[j] - scale * acc[j]);
+            s += d * d;
+        }
+        break;
+    case FPQ_LAYER_METRIC_L2:
+        for (j = 0; j < n; j++) {
+            const double d = y[j] - scale * acc[j];
+            s += d * d;
+        }
+        break;
+    default: /* cosine and Pearson need only the moments */
+        break;
     }
     m->s = s;
     m->yh = yh;
@@ -394,7 +415,9 @@ typedef struct layer_ctx {
     double *acc;      /* max(T, O) x max(O, T): per-unit sums of format value x operand */
     uint8_t *code_old, *code_new; /* max(T, O) x I */
     double *best_b, *best_err;    /* O */
-    layer_sums *blk;  /* nblk */
+    layer_sums *blk;  /* ncand x nblk: each candidate's error sums per token block */
+    float *cand_scale;/* ncand: shared scale of each activation candidate */
+    float *thr_scale; /* threads x I: per-channel scales, one row per thread */
     float *col_scale; /* I */
     int *offs, *offs_prev; /* I */
 } layer_ctx;
@@ -431,25 +454,31 @@ static void layer_code_values(const fpq_format *fmt, double *vals)
         vals[i] = v[i];
 }
 
-static void layer_swap_codes(layer_ctx *c)
+/* acc[0..n) += v * col[0..n), four independent lanes a step so that the compiler may pack
+ * them into vector registers (each element's sum keeps its order: no reassociation). */
+static void layer_axpy(double *restrict acc, double v, const float *restrict col, size_t n)
 {
-    uint8_t *t = c->code_old;
-    c->code_old = c->code_new;
-    c->code_new = t;
-}
-
-/* acc[0..n) += v * col[0..n) */
-static void layer_axpy(double *acc, double v, const float *col, size_t n)
-{
-    size_t j;
-    for (j = 0; j < n; j++)
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        acc[j] += v * (double)col[j];
+        acc[j + 1] += v * (double)col[j + 1];
+        acc[j + 2] += v * (double)col[j + 2];
+        acc[j + 3] += v * (double)col[j + 3];
+    }
+    for (; j < n; j++)
         acc[j] += v * (double)col[j];
 }
 
-static void layer_axpy_d(double *acc, double v, const double *col, size_t n)
+static void layer_axpy_d(double *restrict acc, double v, const double *restrict col, size_t n)
 {
-    size_t j;
-    for (j = 0; j < n; j++)
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        acc[j] += v * col[j];
+        acc[j + 1] += v * col[j + 1];
+        acc[j + 2] += v * col[j + 2];
+        acc[j + 3] += v * col[j + 3];
+    }
+    for (; j < n; j++)
         acc[j] += v * col[j];
 }
 
@@ -528,36 +557,35 @@ static int layer_set_weights(layer_ctx *c, int f, const double *b)
 
 /* ----- weight pass: per-row biases against the current quantized activations ------------ */
 
-/* Row r at candidate i: codes, the row's sums, its error; keeps the best. */
+/* Row r at candidate i: codes, the row's sums, its error; keeps the best. *fresh: the row has
+ * no valid state yet (its sums are computed in full, not updated). */
 static void layer_row_step(layer_ctx *c, const fpq_format *fmt, const double *vals,
-                           const double *base, size_t i, size_t r, unsigned char *fresh)
+                           const double *base, size_t i, size_t r, int *fresh)
 {
     const size_t T = c->T, I = c->I;
-    const uint8_t *old = c->code_old + r * I;
-    uint8_t *cur = c->code_new + r * I;
+    uint8_t *old = c->code_old + r * I, *cur = c->code_new + r * I;
     double *acc = c->acc + r * T;
     double b = layer_candidate_bias(c->o->grid, base[r], c->grid[i]), err;
     layer_sums m;
     float sc;
     size_t k;
 
-    if (fpq_scale_from_bias(fmt, b, &sc) != FPQ_OK) {
-        memcpy(cur, old, I); /* skipped: the state stays that of the last valid candidate */
-        return;
-    }
+    if (fpq_scale_from_bias(fmt, b, &sc) != FPQ_OK)
+        return; /* skipped: the state stays that of the last valid candidate */
     fpq_quantize(fmt, c->s->w + r * I, I, sc, FPQ_UNPACKED, cur);
-    if (fresh[r]) {
+    if (*fresh) {
         memset(acc, 0, T * sizeof *acc);
         for (k = 0; k < I; k++)
             if (vals[cur[k]] != 0.0)
                 layer_axpy(acc, vals[cur[k]], c->xqt + k * T, T);
-        fresh[r] = 0;
+        *fresh = 0;
     } else {
         for (k = 0; k < I; k++)
             if (cur[k] != old[k] && vals[cur[k]] != vals[old[k]])
                 layer_axpy(acc, vals[cur[k]] - vals[old[k]], c->xqt + k * T, T);
     }
-    layer_sums_add(c->o->metric, c->yt + r * T, 1, acc, (double)sc, T, &m);
+    memcpy(old, cur, I);
+    layer_sums_add(c->o->metric, c->yt + r * T, acc, (double)sc, T, &m);
     err = layer_unit_error(c->o->metric, (double)T, c->row_sy[r], c->row_syy[r], &m);
     if (err < c->best_err[r]) {
         c->best_err[r] = err;
@@ -566,39 +594,39 @@ static void layer_row_step(layer_ctx *c, const fpq_format *fmt, const double *va
 }
 
 /* For weight format f: every row's best bias among the candidates around base[0..O) (ncand
- * of them from c->grid) into best_b / best_err (best_b NaN where none was valid). */
-static void layer_rows_pass(layer_ctx *c, int f, const double *base, size_t ncand,
-                            unsigned char *fresh)
+ * of them from c->grid) into best_b / best_err (best_b NaN where none was valid). Rows are
+ * independent: one parallel region, each row walking every candidate. */
+static void layer_rows_pass(layer_ctx *c, int f, const double *base, size_t ncand)
 {
     const fpq_format *fmt = &c->o->weight_formats[f];
     double vals[256];
-    size_t r, i;
+    long long rows = (long long)c->O, rr;
 
     layer_code_values(fmt, vals);
-    for (r = 0; r < c->O; r++) {
-        c->best_err[r] = INFINITY;
-        c->best_b[r] = NAN;
-        fresh[r] = 1;
-    }
-    for (i = 0; i < ncand; i++) {
-        long long rows = (long long)c->O, rr;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(c->threads)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(c->threads)
 #endif
-        for (rr = 0; rr < rows; rr++) {
-            fpqi_fpenv env;
-            fpqi_fpenv_enter(&env);
-            layer_row_step(c, fmt, vals, base, i, (size_t)rr, fresh);
-            fpqi_fpenv_leave(&env);
-        }
-        layer_swap_codes(c);
+    for (rr = 0; rr < rows; rr++) {
+        fpqi_fpenv env;
+        int fresh = 1;
+        size_t i;
+        fpqi_fpenv_enter(&env);
+        c->best_err[rr] = INFINITY;
+        c->best_b[rr] = NAN;
+        for (i = 0; i < ncand; i++)
+            layer_row_step(c, fmt, vals, base, i, (size_t)rr, &fresh);
+        fpqi_fpenv_leave(&env);
     }
 }
 
 /* ----- activation pass: shared biases against the quantized weights wq ------------------- */
 
+/* Tokens of block `blk` at one candidate (shared scale `shared`, per-channel scales
+ * `col_scale`): codes, sums (in full when `full`, else by the changed codes), and the block's
+ * error sums into *out. */
 static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double *vals,
-                              size_t blk, float shared, int full)
+                              size_t blk, float shared, float *col_scale, int full,
+                              layer_sums *out)
 {
     const size_t T = c->T, I = c->I, O = c->O;
     const size_t t0 = blk * LAYER_TOKEN_BLOCK;
@@ -618,14 +646,15 @@ static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double 
     memset(&sc, 0, sizeof sc);
     sc.struct_size = sizeof sc;
     sc.encoding = FPQ_SCALE_FLOAT32;
-    sc.data = c->col_scale;
+    sc.data = col_scale;
     sc.count = I;
     fpq_tensor_quantize(fmt, &t, c->s->x + t0 * I, &sc, FPQ_UNPACKED, c->code_new + t0 * I,
                         (t1 - t0) * I);
 
     memset(&total, 0, sizeof total);
     for (i = t0; i < t1; i++) {
-        const uint8_t *old = c->code_old + i * I, *cur = c->code_new + i * I;
+        uint8_t *old = c->code_old + i * I;
+        const uint8_t *cur = c->code_new + i * I;
         double *acc = c->acc + i * O;
         if (full) {
             memset(acc, 0, O * sizeof *acc);
@@ -637,7 +666,8 @@ static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double 
                 if (cur[k] != old[k] && vals[cur[k]] != vals[old[k]])
                     layer_axpy_d(acc, vals[cur[k]] - vals[old[k]], c->wft + k * O, O);
         }
-        layer_sums_add(metric, c->y + i * O, 1, acc, (double)shared, O, &m);
+        memcpy(old, cur, I);
+        layer_sums_add(metric, c->y + i * O, acc, (double)shared, O, &m);
         if (metric == FPQ_LAYER_METRIC_COSINE)
             m.s = layer_cosine_distance(c->tok_syy[i], m.yh2, m.yyh);
         total.s += m.s;
@@ -645,21 +675,21 @@ static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double 
         total.yh2 += m.yh2;
         total.yyh += m.yyh;
     }
-    c->blk[blk] = total;
+    *out = total;
 }
 
-/* The error of the whole output from the blocks' sums, reduced in block order. */
-static double layer_total_error(const layer_ctx *c)
+/* The error of the whole output from one candidate's block sums, reduced in block order. */
+static double layer_total_error(const layer_ctx *c, const layer_sums *blk)
 {
     layer_sums t;
     size_t b;
     double n = (double)c->T * (double)c->O;
     memset(&t, 0, sizeof t);
     for (b = 0; b < c->nblk; b++) {
-        t.s += c->blk[b].s;
-        t.yh += c->blk[b].yh;
-        t.yh2 += c->blk[b].yh2;
-        t.yyh += c->blk[b].yyh;
+        t.s += blk[b].s;
+        t.yh += blk[b].yh;
+        t.yh2 += blk[b].yh2;
+        t.yyh += blk[b].yyh;
     }
     switch (c->o->metric) {
     case FPQ_LAYER_METRIC_COSINE: return t.s / (double)c->T;
@@ -679,40 +709,61 @@ static void layer_fold_weights(layer_ctx *c)
     }
 }
 
+/* Candidates [i0, i1) share the offsets c->offs (the folded weights wft): tokens are
+ * independent across them, so one parallel region walks them all, block by block. */
+static void layer_acts_run(layer_ctx *c, const fpq_format *fmt, const double *vals,
+                           size_t i0, size_t i1)
+{
+    long long nb = (long long)c->nblk, bb;
+    layer_fold_weights(c);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->threads)
+#endif
+    for (bb = 0; bb < nb; bb++) {
+        fpqi_fpenv env;
+        int tid = 0;
+        float *col_scale;
+        size_t i, k;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        col_scale = c->thr_scale + (size_t)tid * c->I;
+        fpqi_fpenv_enter(&env);
+        for (i = i0; i < i1; i++) {
+            for (k = 0; k < c->I; k++)
+                col_scale[k] = ldexpf(c->cand_scale[i], -c->offs[k]);
+            layer_token_block(c, fmt, vals, (size_t)bb, c->cand_scale[i], col_scale, i == i0,
+                              c->blk + (i - i0) * c->nblk + (size_t)bb);
+        }
+        fpqi_fpenv_leave(&env);
+    }
+}
+
 /* For activation format f: err[i] of each shared bias cands[i] (Inf where not valid), the
- * weights being wq. */
+ * weights being wq. Candidates are cut into runs of equal offsets (one per rounded b~). */
 static void layer_acts_pass(layer_ctx *c, int f, const double *cands, size_t ncand,
                             double *err)
 {
     const fpq_format *fmt = &c->o->act_formats[f];
     double vals[256];
-    int have_prev = 0;
-    size_t i;
+    size_t i = 0, j, k;
 
     layer_code_values(fmt, vals);
-    for (i = 0; i < ncand; i++) {
-        long long nb = (long long)c->nblk, bb;
-        float shared;
-        int full;
-        err[i] = INFINITY;
-        if (!layer_act_scales(c, f, cands[i], &shared))
+    while (i < ncand) {
+        if (!layer_act_scales(c, f, cands[i], &c->cand_scale[i])) {
+            err[i++] = INFINITY;
             continue;
-        full = !have_prev || memcmp(c->offs, c->offs_prev, c->I * sizeof(int)) != 0;
-        if (full)
-            layer_fold_weights(c);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(c->threads)
-#endif
-        for (bb = 0; bb < nb; bb++) {
-            fpqi_fpenv env;
-            fpqi_fpenv_enter(&env);
-            layer_token_block(c, fmt, vals, (size_t)bb, shared, full);
-            fpqi_fpenv_leave(&env);
         }
-        err[i] = layer_total_error(c);
-        layer_swap_codes(c);
         memcpy(c->offs_prev, c->offs, c->I * sizeof(int));
-        have_prev = 1;
+        for (j = i + 1; j < ncand; j++)
+            if (!layer_act_scales(c, f, cands[j], &c->cand_scale[j]) ||
+                memcmp(c->offs, c->offs_prev, c->I * sizeof(int)) != 0)
+                break;
+        memcpy(c->offs, c->offs_prev, c->I * sizeof(int));
+        layer_acts_run(c, fmt, vals, i, j);
+        for (k = i; k < j; k++)
+            err[k] = layer_total_error(c, c->blk + (k - i) * c->nblk);
+        i = j;
     }
 }
 
@@ -823,7 +874,7 @@ static int layer_argmin(const double *err, size_t n)
     return best;
 }
 
-static void layer_round(layer_ctx *c, int *wf, int *af, unsigned char *fresh, double *errs)
+static void layer_round(layer_ctx *c, int *wf, int *af, double *errs)
 {
     const fpq_layer_search_options *o = c->o;
     const size_t O = c->O;
@@ -833,7 +884,7 @@ static void layer_round(layer_ctx *c, int *wf, int *af, unsigned char *fresh, do
     /* 1. per-row weight biases of every weight format, activations as they stand */
     layer_set_acts(c, *af, c->ba[*af]);
     for (f = 0; f < o->num_weight_formats; f++) {
-        layer_rows_pass(c, f, c->bw0 + (size_t)f * O, c->ncand, fresh);
+        layer_rows_pass(c, f, c->bw0 + (size_t)f * O, c->ncand);
         for (r = 0; r < O; r++)
             if (c->best_b[r] == c->best_b[r])
                 c->bw[(size_t)f * O + r] = c->best_b[r];
@@ -897,7 +948,7 @@ static void layer_store_results(layer_ctx *c, int wf, int af, double total, doub
     s->solved = 1;
 }
 
-static int layer_run(layer_ctx *c, unsigned char *fresh, double *errs)
+static int layer_run(layer_ctx *c, double *errs)
 {
     const fpq_layer_search_options *o = c->o;
     int wf = o->initial_weight_format, af = o->initial_act_format, round, status;
@@ -913,13 +964,13 @@ static int layer_run(layer_ctx *c, unsigned char *fresh, double *errs)
         return status;
     max_based = layer_eval(c, wf, c->bw0 + (size_t)wf * c->O, af, c->ba0[af]);
     for (round = 0; round < o->rounds; round++)
-        layer_round(c, &wf, &af, fresh, errs);
+        layer_round(c, &wf, &af, errs);
 
     total = layer_eval(c, wf, c->bw + (size_t)wf * c->O, af, c->ba[af]);
     /* per-row errors: the one candidate g = 1 is the row's bias itself in both grids */
     layer_set_acts(c, af, c->ba[af]);
     c->grid[0] = 1.0;
-    layer_rows_pass(c, wf, c->bw + (size_t)wf * c->O, 1, fresh);
+    layer_rows_pass(c, wf, c->bw + (size_t)wf * c->O, 1);
     layer_store_results(c, wf, af, total, max_based);
     return FPQ_OK;
 }
@@ -931,7 +982,6 @@ static int layer_solve_checked(fpq_layer_search *s)
     const size_t units = T > O ? T : O;
     const size_t nw = (size_t)s->opt.num_weight_formats, na = (size_t)s->opt.num_act_formats;
     layer_ctx c;
-    unsigned char *fresh;
     double *errs;
     int status = FPQ_ERR_MEMORY;
 
@@ -947,7 +997,7 @@ static int layer_solve_checked(fpq_layer_search *s)
     c.I = I;
     c.nblk = (T + LAYER_TOKEN_BLOCK - 1) / LAYER_TOKEN_BLOCK;
     c.ncand = (size_t)s->opt.grid_steps + 1;
-    c.threads = fpqi_thread_count();
+    c.threads = fpqi_thread_count() > 1 ? fpqi_thread_count() : 1;
     c.y = (double *)layer_alloc(m, T * O, sizeof(double));
     c.yt = (double *)layer_alloc(m, T * O, sizeof(double));
     c.row_sy = (double *)layer_alloc(m, O, sizeof(double));
@@ -967,16 +1017,18 @@ static int layer_solve_checked(fpq_layer_search *s)
     c.code_new = (uint8_t *)layer_alloc(m, units * I, 1);
     c.best_b = (double *)layer_alloc(m, O, sizeof(double));
     c.best_err = (double *)layer_alloc(m, O, sizeof(double));
-    c.blk = (layer_sums *)layer_alloc(m, c.nblk, sizeof(layer_sums));
+    c.blk = (layer_sums *)layer_alloc(m, c.nblk, c.ncand * sizeof(layer_sums));
+    c.cand_scale = (float *)layer_alloc(m, c.ncand, sizeof(float));
+    c.thr_scale = (float *)layer_alloc(m, (size_t)c.threads, I * sizeof(float));
     c.col_scale = (float *)layer_alloc(m, I, sizeof(float));
     c.offs = (int *)layer_alloc(m, I, sizeof(int));
     c.offs_prev = (int *)layer_alloc(m, I, sizeof(int));
-    fresh = (unsigned char *)layer_alloc(m, O, 1);
     errs = (double *)layer_alloc(m, 2 * c.ncand + FPQ_LAYER_MAX_FORMATS, sizeof(double));
     if (c.y && c.yt && c.row_sy && c.row_syy && c.tok_syy && c.grid && c.bw0 && c.bw && c.bc &&
         c.xq && c.xqt && c.wq && c.row_scale && c.wft && c.acc && c.code_old && c.code_new &&
-        c.best_b && c.best_err && c.blk && c.col_scale && c.offs && c.offs_prev && fresh && errs)
-        status = layer_run(&c, fresh, errs);
+        c.best_b && c.best_err && c.blk && c.cand_scale && c.thr_scale && c.col_scale && c.offs &&
+        c.offs_prev && errs)
+        status = layer_run(&c, errs);
     layer_free(m, c.y);
     layer_free(m, c.yt);
     layer_free(m, c.row_sy);
@@ -997,10 +1049,11 @@ static int layer_solve_checked(fpq_layer_search *s)
     layer_free(m, c.best_b);
     layer_free(m, c.best_err);
     layer_free(m, c.blk);
+    layer_free(m, c.cand_scale);
+    layer_free(m, c.thr_scale);
     layer_free(m, c.col_scale);
     layer_free(m, c.offs);
     layer_free(m, c.offs_prev);
-    layer_free(m, fresh);
     layer_free(m, errs);
     return status;
 }

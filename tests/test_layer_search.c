@@ -1,0 +1,675 @@
+/*
+ * test_layer_search.c - the layer-level search (fpq_layer_search_*): agreement with the LLM-FP4
+ * reference's calibration of one W4A4 layer (tests/data/llmfp4/layer), the reported errors
+ * against an independent recomputation, invariance to batch splits and thread counts,
+ * per-channel against per-tensor activations on outlier channels, bad input and a failing
+ * allocator.
+ */
+#include "fpq_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The reference layer: W [128 x 256], X [32 x 16 tokens x 256]; its summary.json ("layer"):
+ * weights e2m1, activations e2m1, a_interval -3.802626132965088 (zero point -4). */
+#define REF_OUT 128
+#define REF_IN 256
+#define REF_TOKENS 512
+#define REF_A_INTERVAL (-3.802626132965088)
+
+/* ----- an independent model of the objective ---------------------------------------------- */
+
+/* y = x w^T in double for T tokens, O outputs, I inputs. */
+static double *ls_matmul(const float *x, const float *w, size_t T, size_t O, size_t I)
+{
+    double *y = (double *)malloc(T * O * sizeof(double));
+    size_t t, r, k;
+    for (t = 0; t < T; t++)
+        for (r = 0; r < O; r++) {
+            double s = 0.0;
+            for (k = 0; k < I; k++)
+                s += (double)x[t * I + k] * (double)w[r * I + k];
+            y[t * O + r] = s;
+        }
+    return y;
+}
+
+/* The error measures as the header defines them, over n pairs with stride `step`. */
+static double ls_measure(int metric, const double *y, const double *yh, size_t n, size_t step)
+{
+    double s = 0.0, sy = 0.0, sh = 0.0, syy = 0.0, shh = 0.0, syh = 0.0;
+    size_t j;
+    for (j = 0; j < n; j++) {
+        double a = y[j * step], b = yh[j * step], d = a - b;
+        switch (metric) {
+        case FPQ_LAYER_METRIC_L1: s += fabs(d); break;
+        case FPQ_LAYER_METRIC_ABS_WEIGHTED_L2: s += fabs(a) * d * d; break;
+        case FPQ_LAYER_METRIC_SQUARE_WEIGHTED_L2: s += a * a * d * d; break;
+        default: s += d * d; break;
+        }
+        sy += a;
+        sh += b;
+        syy += a * a;
+        shh += b * b;
+        syh += a * b;
+    }
+    if (metric == FPQ_LAYER_METRIC_COSINE)
+        return 1.0 - syh / sqrt(syy * shh);
+    if (metric == FPQ_LAYER_METRIC_PEARSON)
+        return 1.0 - (syh - sy * sh / (double)n) /
+                         sqrt((syy - sy * sy / (double)n) * (shh - sh * sh / (double)n));
+    return s / (double)n;
+}
+
+/* Fake-quantized copies of w (per-row scales) and x (per-column scales). */
+static void ls_fake(const fpq_format *f, const float *src, size_t rows, size_t cols,
+                    const float *scales, int per_row, float *dst)
+{
+    size_t r, c;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++)
+            fpq_fake_quantize(f, src + r * cols + c, 1, per_row ? scales[r] : scales[c], 0,
+                              dst + r * cols + c);
+}
+
+/* ----- synthetic layers ------------------------------------------------------------------- */
+
+static float ls_gauss(uint64_t *st)
+{
+    double u1 = ((double)(fpqt_rand(st) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = ((double)(fpqt_rand(st) >> 11) + 0.5) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* W [out x in] ~ N(0, 0.05^2); X [tokens x in] ~ N(0, 1) except every 8th channel, an outlier
+ * channel: `outlier` x N(0, 1) clamped to +-3.5, and 4 x `outlier` at token 0, so that every
+ * outlier channel has the same range (as the large channels of LLM activations have, where the
+ * reference's offsets, each side rounded on its own, would otherwise give some of them an
+ * offset of 1 and clip them: see docs/layer-search.md). */
+static void ls_make_layer(uint64_t seed, size_t out, size_t in, size_t tokens, float outlier,
+                          float **w, float **x)
+{
+    uint64_t st = seed;
+    size_t i;
+    *w = (float *)malloc(out * in * sizeof(float));
+    *x = (float *)malloc(tokens * in * sizeof(float));
+    for (i = 0; i < out * in; i++)
+        (*w)[i] = 0.05f * ls_gauss(&st);
+    for (i = 0; i < tokens * in; i++) {
+        float g = ls_gauss(&st);
+        if ((i % in) % 8 == 3)
+            g = outlier * (i < in ? 4.0f : g > 3.5f ? 3.5f : g < -3.5f ? -3.5f : g);
+        (*x)[i] = g;
+    }
+}
+
+/* Everything a solve returns, to compare runs bit for bit. */
+typedef struct ls_result {
+    fpq_layer_search_summary sum;
+    double wbias[64], werr[64], cbias[64];
+    float wscale[64], cscale[64];
+    int off[64];
+} ls_result;
+
+static int ls_solve(const fpq_layer_search_options *o, const float *w, const float *x,
+                    size_t out, size_t in, const size_t *batches, int nbatches, ls_result *res)
+{
+    fpq_layer_search *s = NULL;
+    size_t done = 0;
+    int b, st = fpq_layer_search_create(w, out, in, o, &s);
+    memset(res, 0, sizeof *res);
+    for (b = 0; b < nbatches && st == FPQ_OK; b++) {
+        st = fpq_layer_search_add_batch(s, x + done * in, batches[b]);
+        done += batches[b];
+    }
+    if (st == FPQ_OK)
+        st = fpq_layer_search_solve(s);
+    if (st == FPQ_OK)
+        st = fpq_layer_search_get_summary(s, &res->sum);
+    if (st == FPQ_OK)
+        st = fpq_layer_search_get_weights(s, res->wbias, res->wscale, res->werr, 64);
+    if (st == FPQ_OK)
+        st = fpq_layer_search_get_activations(s, res->cbias, res->off, res->cscale, 64);
+    fpq_layer_search_destroy(s);
+    return st;
+}
+
+/* ----- the reference layer ---------------------------------------------------------------- */
+
+static void test_reference_layer(void)
+{
+    size_t nw, nx, nwi, nab, nws, nxs, r, c, i;
+    float *w = (float *)fpqt_read_data("llmfp4/layer/W.f32", &nw);
+    float *x = (float *)fpqt_read_data("llmfp4/layer/X.f32", &nx);
+    float *wi = (float *)fpqt_read_data("llmfp4/layer/w_interval.f32", &nwi);
+    float *ab = (float *)fpqt_read_data("llmfp4/layer/a_bias.f32", &nab);
+    float *wsim = (float *)fpqt_read_data("llmfp4/layer/w_sim.f32", &nws);
+    float *xsim = (float *)fpqt_read_data("llmfp4/layer/x_sim_rows64.f32", &nxs);
+    fpq_layer_search_options o;
+    fpq_layer_search *s = NULL;
+    fpq_layer_search_summary sum;
+    fpq_format e2m1;
+    double wb[REF_OUT], werr[REF_OUT], cb[REF_IN];
+    float wsc[REF_OUT], csc[REF_IN], ref_wsc[REF_OUT];
+    int off[REF_IN], exact = 0, near = 0, worse = 0, wmis = 0, xmis = 0, wcmp = 0, xcmp = 0;
+    float *wq, *xq;
+    double *y, *yq;
+
+    if (!w || !x || !wi || !ab || !wsim || !xsim)
+        goto done;
+    CHECK(nw == REF_OUT * REF_IN * 4 && nx == REF_TOKENS * REF_IN * 4 && nwi == REF_OUT * 4 &&
+          nab == REF_IN * 4 && nws == nw && nxs == 64 * REF_IN * 4);
+    fpq_format_from_name("e2m1", &e2m1);
+    CHECK(fpq_layer_search_options_init(&o, 4) == FPQ_OK);
+    CHECK(fpq_layer_search_create(w, REF_OUT, REF_IN, &o, &s) == FPQ_OK);
+    CHECK(fpq_layer_search_add_batch(s, x, REF_TOKENS) == FPQ_OK);
+    CHECK(fpq_layer_search_solve(s) == FPQ_OK);
+    CHECK(fpq_layer_search_get_summary(s, &sum) == FPQ_OK);
+    CHECK(fpq_layer_search_get_weights(s, wb, wsc, werr, REF_OUT) == FPQ_OK);
+    CHECK(fpq_layer_search_get_activations(s, cb, off, csc, REF_IN) == FPQ_OK);
+    fpq_layer_search_destroy(s);
+
+    /* the formats and the shared bias the reference chose */
+    CHECK(memcmp(&sum.weight_format, &e2m1, sizeof e2m1) == 0);
+    CHECK(memcmp(&sum.act_format, &e2m1, sizeof e2m1) == 0);
+    CHECKF(fabs(sum.act_bias - REF_A_INTERVAL) < 1e-5, "b~ %.9f", sum.act_bias);
+    CHECK(sum.tokens == REF_TOKENS && sum.act_mode == FPQ_LAYER_ACT_PER_CHANNEL);
+
+    /* per-channel biases (max-based: float32 in the reference) and the offsets of its rule,
+     * computed here from the reference's own biases and zero point -4 */
+    for (c = 0; c < REF_IN; c++) {
+        double rb = nearbyint((double)ab[c]);
+        int k = (int)((rb < -4.0 ? -4.0 : rb > -1.0 ? -1.0 : rb) + 4.0);
+        CHECKF(fabs(cb[c] - ab[c]) <= 1e-6 * fabs(ab[c]) + 1e-6, "b_%u", (unsigned)c);
+        CHECKF(off[c] == k, "k_%u: %d, reference %d", (unsigned)c, off[c], k);
+        CHECK(csc[c] == ldexpf(sum.act_scale, -off[c]));
+    }
+
+    /* per-row weight biases: the same candidate, or the search's choice is no worse than the
+     * reference's under the objective fpq defines (the reference's own objective sees its
+     * quirky activations, clamped one level above e2m1's largest value) */
+    wq = (float *)malloc(sizeof(float) * REF_OUT * REF_IN);
+    xq = (float *)malloc(sizeof(float) * REF_TOKENS * REF_IN);
+    for (r = 0; r < REF_OUT; r++)
+        fpq_scale_from_bias(&e2m1, wi[r], &ref_wsc[r]);
+    ls_fake(&e2m1, x, REF_TOKENS, REF_IN, csc, 0, xq);
+    y = ls_matmul(x, w, REF_TOKENS, REF_OUT, REF_IN);
+    ls_fake(&e2m1, w, REF_OUT, REF_IN, wsc, 1, wq);
+    yq = ls_matmul(xq, wq, REF_TOKENS, REF_OUT, REF_IN);
+    for (r = 0; r < REF_OUT; r++) {
+        double step = 0.0119 * fabs((double)wi[r]) / 1.2; /* one grid step of ~b0 */
+        double mine = ls_measure(FPQ_LAYER_METRIC_L2, y + r, yq + r, REF_TOKENS, REF_OUT);
+        CHECKF(fabs(mine - werr[r]) <= 1e-6 * mine, "row %u error %.12g vs %.12g",
+               (unsigned)r, werr[r], mine);
+        if (fabs(wb[r] - wi[r]) < 1e-5 * fabs(wi[r]))
+            exact++;
+        else if (fabs(wb[r] - wi[r]) < 1.5 * step)
+            near++;
+    }
+    free(yq);
+    ls_fake(&e2m1, w, REF_OUT, REF_IN, ref_wsc, 1, wq);
+    yq = ls_matmul(xq, wq, REF_TOKENS, REF_OUT, REF_IN);
+    for (r = 0; r < REF_OUT; r++)
+        if (ls_measure(FPQ_LAYER_METRIC_L2, y + r, yq + r, REF_TOKENS, REF_OUT) <
+            werr[r] * (1.0 - 1e-6))
+            worse++;
+    CHECKF(exact >= 78 && exact + near >= 105, "rows: %d same bias, %d one step away", exact,
+           near);
+    CHECKF(worse == 0, "%d rows where the reference's bias beats the search", worse);
+    /* the whole output: better than the max-based start and than the reference's parameters
+     * under the same quantizer (its quirk aside) */
+    CHECK(sum.total_error < sum.max_based_error);
+    {
+        double ref_total = ls_measure(FPQ_LAYER_METRIC_L2, y, yq, REF_TOKENS * REF_OUT, 1);
+        CHECKF(sum.total_error <= ref_total, "total %.6f, reference parameters %.6f",
+               sum.total_error, ref_total);
+    }
+
+    /* fake-quantized values equal the reference's w_sim / x_sim where the biases agree,
+     * below the format's largest value (the quirk lets the reference go one level higher) */
+    ls_fake(&e2m1, w, REF_OUT, REF_IN, wsc, 1, wq);
+    for (r = 0; r < REF_OUT; r++) {
+        if (fabs(wb[r] - wi[r]) >= 1e-5 * fabs(wi[r]))
+            continue;
+        for (c = 0; c < REF_IN; c++) {
+            i = r * REF_IN + c;
+            if (fabsf(wsim[i]) >= 6.0f * wsc[r] * (1.0f - 1e-6f))
+                continue;
+            wcmp++;
+            if (fabsf(wq[i] - wsim[i]) > 1e-6f * fabsf(wsim[i]))
+                wmis++;
+        }
+    }
+    for (i = 0; i < 64 * REF_IN; i++) {
+        if (fabsf(xsim[i]) >= 6.0f * csc[i % REF_IN] * (1.0f - 1e-6f))
+            continue;
+        xcmp++;
+        if (fabsf(xq[i] - xsim[i]) > 1e-6f * fabsf(xsim[i]))
+            xmis++;
+    }
+    CHECKF(wcmp > 78 * 250 && wmis == 0, "w_sim: %d of %d differ", wmis, wcmp);
+    CHECKF(xcmp > 64 * 250 && xmis == 0, "x_sim: %d of %d differ", xmis, xcmp);
+    free(y);
+    free(yq);
+    free(wq);
+    free(xq);
+done:
+    free(w);
+    free(x);
+    free(wi);
+    free(ab);
+    free(wsim);
+    free(xsim);
+}
+
+/* ----- properties on synthetic layers ----------------------------------------------------- */
+
+enum { LS_OUT = 24, LS_IN = 40, LS_TOKENS = 70 };
+
+static void ls_small_options(fpq_layer_search_options *o)
+{
+    fpq_layer_search_options_init(o, 4);
+    o->grid_steps = 40;
+    o->rounds = 2;
+}
+
+static int ls_same(const ls_result *a, const ls_result *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+static void test_batch_split(void)
+{
+    static const size_t one[] = {LS_TOKENS}, two[] = {33, 37}, seven[] = {1, 10, 9, 20, 5, 16, 9};
+    fpq_layer_search_options o;
+    ls_result *r1 = (ls_result *)malloc(3 * sizeof(ls_result)), *r2 = r1 + 1, *r7 = r1 + 2;
+    float *w, *x;
+    int mode;
+    ls_make_layer(11, LS_OUT, LS_IN, LS_TOKENS, 20.0f, &w, &x);
+    for (mode = FPQ_LAYER_ACT_PER_TENSOR; mode <= FPQ_LAYER_ACT_PER_CHANNEL; mode++) {
+        ls_small_options(&o);
+        o.act_mode = mode;
+        CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, r1) == FPQ_OK);
+        CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, two, 2, r2) == FPQ_OK);
+        CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, seven, 7, r7) == FPQ_OK);
+        CHECK(r1->sum.tokens == LS_TOKENS);
+        CHECKF(ls_same(r1, r2) && ls_same(r1, r7), "mode %d", mode);
+    }
+    free(r1);
+    free(w);
+    free(x);
+}
+
+static void test_threads(void)
+{
+    static const size_t one[] = {LS_TOKENS};
+    fpq_layer_search_options o;
+    ls_result *a = (ls_result *)malloc(3 * sizeof(ls_result)), *b = a + 1, *c = a + 2;
+    int saved = fpq_num_threads(), m;
+    float *w, *x;
+    ls_make_layer(12, LS_OUT, LS_IN, LS_TOKENS, 20.0f, &w, &x);
+    for (m = FPQ_LAYER_METRIC_L2; m <= FPQ_LAYER_METRIC_PEARSON; m += 4) {
+        ls_small_options(&o);
+        o.metric = m;
+        fpq_set_num_threads(1);
+        CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, a) == FPQ_OK);
+        fpq_set_num_threads(2);
+        CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, b) == FPQ_OK);
+        fpq_set_num_threads(3);
+        CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, c) == FPQ_OK);
+        CHECKF(ls_same(a, b) && ls_same(a, c), "metric %d", m);
+    }
+    fpq_set_num_threads(saved);
+    free(a);
+    free(w);
+    free(x);
+}
+
+/* Every measure: the reported total and per-row errors equal an independent recomputation
+ * from the reported scales, and the search does not end worse than where it started. */
+static void test_reported_errors(void)
+{
+    static const size_t one[] = {LS_TOKENS};
+    fpq_layer_search_options o;
+    ls_result *res = (ls_result *)malloc(sizeof(ls_result));
+    float *w, *x, *wq = (float *)malloc(sizeof(float) * LS_OUT * LS_IN);
+    float *xq = (float *)malloc(sizeof(float) * LS_TOKENS * LS_IN);
+    double *y, *yq;
+    int m;
+    size_t r, t;
+    ls_make_layer(13, LS_OUT, LS_IN, LS_TOKENS, 10.0f, &w, &x);
+    y = ls_matmul(x, w, LS_TOKENS, LS_OUT, LS_IN);
+    for (m = FPQ_LAYER_METRIC_L2; m <= FPQ_LAYER_METRIC_PEARSON; m++) {
+        double total = 0.0;
+        ls_small_options(&o);
+        o.metric = m;
+        CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, res) == FPQ_OK);
+        ls_fake(&res->sum.weight_format, w, LS_OUT, LS_IN, res->wscale, 1, wq);
+        ls_fake(&res->sum.act_format, x, LS_TOKENS, LS_IN, res->cscale, 0, xq);
+        yq = ls_matmul(xq, wq, LS_TOKENS, LS_OUT, LS_IN);
+        if (m == FPQ_LAYER_METRIC_COSINE) {
+            for (t = 0; t < LS_TOKENS; t++)
+                total += ls_measure(m, y + t * LS_OUT, yq + t * LS_OUT, LS_OUT, 1);
+            total /= LS_TOKENS;
+        } else {
+            total = ls_measure(m, y, yq, LS_TOKENS * LS_OUT, 1);
+        }
+        CHECKF(fabs(total - res->sum.total_error) <= 1e-6 * total + 1e-15,
+               "metric %d: total %.12g, recomputed %.12g", m, res->sum.total_error, total);
+        for (r = 0; r < LS_OUT; r++) {
+            double e = ls_measure(m, y + r, yq + r, LS_TOKENS, LS_OUT);
+            CHECKF(fabs(e - res->werr[r]) <= 1e-6 * e + 1e-15, "metric %d row %u: %.12g vs %.12g",
+                   m, (unsigned)r, res->werr[r], e);
+        }
+        CHECK(res->sum.total_error <= res->sum.max_based_error);
+        free(yq);
+    }
+    free(y);
+    free(res);
+    free(w);
+    free(x);
+    free(wq);
+    free(xq);
+}
+
+/* A grid of one candidate g = 1 is the max-based start in both grids: nothing to search. */
+static void test_single_candidate(void)
+{
+    static const size_t one[] = {LS_TOKENS};
+    fpq_layer_search_options o;
+    ls_result *res = (ls_result *)malloc(sizeof(ls_result));
+    float *w, *x;
+    int grid;
+    ls_make_layer(14, LS_OUT, LS_IN, LS_TOKENS, 1.0f, &w, &x);
+    for (grid = FPQ_LAYER_GRID_BIAS; grid <= FPQ_LAYER_GRID_CLIP; grid++) {
+        ls_small_options(&o);
+        o.num_weight_formats = o.num_act_formats = 1;
+        fpq_format_from_name("e2m1", &o.weight_formats[0]);
+        o.act_formats[0] = o.weight_formats[0];
+        o.initial_weight_format = o.initial_act_format = 0;
+        o.grid = grid;
+        o.grid_alpha = o.grid_beta = 1.0;
+        o.grid_steps = 1;
+        o.rounds = 1;
+        CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, res) == FPQ_OK);
+        CHECKF(res->sum.total_error == res->sum.max_based_error, "grid %d: %g vs %g", grid,
+               res->sum.total_error, res->sum.max_based_error);
+        /* the max-based scale: amax / 6 for each row */
+        {
+            float amax = 0.0f, expect;
+            size_t k;
+            for (k = 0; k < LS_IN; k++)
+                amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
+            expect = amax / 6.0f;
+            CHECKF(fabsf(res->wscale[0] - expect) <= 1e-6f * expect, "%g vs %g",
+                   res->wscale[0], expect);
+        }
+    }
+    free(res);
+    free(w);
+    free(x);
+}
+
+/* LLM-FP4's point: on outlier channels, per-channel activation biases beat one shared bias. */
+static void test_per_channel_outliers(void)
+{
+    static const size_t one[] = {LS_TOKENS};
+    fpq_layer_search_options o;
+    ls_result *pt = (ls_result *)malloc(2 * sizeof(ls_result)), *pc = pt + 1;
+    float *w, *x;
+    int k, spread = 0;
+    ls_make_layer(15, LS_OUT, LS_IN, LS_TOKENS, 60.0f, &w, &x);
+    ls_small_options(&o);
+    o.act_mode = FPQ_LAYER_ACT_PER_TENSOR;
+    CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, pt) == FPQ_OK);
+    o.act_mode = FPQ_LAYER_ACT_PER_CHANNEL;
+    CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, pc) == FPQ_OK);
+    CHECKF(pc->sum.total_error < pt->sum.total_error, "per-channel %g, per-tensor %g",
+           pc->sum.total_error, pt->sum.total_error);
+    for (k = 0; k < LS_IN; k++) {
+        CHECK(pt->off[k] == 0 && pt->cscale[k] == pt->sum.act_scale);
+        spread |= pc->off[k] != 0;
+        CHECK(pc->off[k] >= 0 && pc->off[k] <= (1 << pc->sum.act_format.exp_bits) - 1);
+        if (k % 8 == 3)
+            CHECK(pc->off[k] <= 1); /* outlier channels keep the widest ranges */
+    }
+    CHECK(spread);
+    free(pt);
+    free(w);
+    free(x);
+}
+
+/* ----- bad input and memory --------------------------------------------------------------- */
+
+static void test_bad_input(void)
+{
+    fpq_layer_search_options o, keep;
+    fpq_layer_search *s = NULL, *sentinel = (fpq_layer_search *)&keep;
+    fpq_layer_search_summary sum;
+    float w[8 * 4], x[16 * 4];
+    double wb[8], wb_keep[8];
+    int off[4];
+    size_t i;
+    for (i = 0; i < 32; i++)
+        w[i] = (float)i - 15.5f;
+    for (i = 0; i < 64; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+
+    memset(&o, 0x5a, sizeof o);
+    keep = o;
+    CHECK(fpq_layer_search_options_init(NULL, 4) == FPQ_ERR_NULL);
+    CHECK(fpq_layer_search_options_init(&o, 6) == FPQ_ERR_ARGUMENT);
+    CHECK(memcmp(&o, &keep, sizeof o) == 0);
+    CHECK(fpq_layer_search_options_init(&o, 8) == FPQ_OK);
+    CHECK(o.num_weight_formats == 5 && o.weight_formats[4].man_bits == 6);
+    CHECK(fpq_layer_search_options_init(&o, 4) == FPQ_OK);
+
+    s = sentinel;
+    CHECK(fpq_layer_search_create(NULL, 8, 4, &o, &s) == FPQ_ERR_NULL);
+    CHECK(fpq_layer_search_create(w, 8, 4, NULL, &s) == FPQ_ERR_NULL);
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, NULL) == FPQ_ERR_NULL);
+    CHECK(fpq_layer_search_create(w, 0, 4, &o, &s) == FPQ_ERR_SIZE);
+    CHECK(fpq_layer_search_create(w, 8, 0, &o, &s) == FPQ_ERR_SIZE);
+    CHECK(fpq_layer_search_create(w, (size_t)-1 / 2, 4, &o, &s) == FPQ_ERR_SIZE);
+    CHECK(fpq_layer_search_create((const float *)((const char *)w + 1), 8, 4, &o, &s) ==
+          FPQ_ERR_ALIGN);
+    keep = o;
+    o.struct_size = 8;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.reserved = 1;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.num_act_formats = 0;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.num_weight_formats = FPQ_LAYER_MAX_FORMATS + 1;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.weight_formats[2].reserved[0] = 1;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_FORMAT);
+    o = keep;
+    fpq_format_from_name("float8_e8m0fnu", &o.act_formats[0]);
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_FORMAT);
+    o = keep;
+    o.initial_act_format = 3;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.grid = 3;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.grid_steps = 0;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.grid_beta = NAN;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.grid_alpha = 2.0;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.grid = FPQ_LAYER_GRID_CLIP;
+    o.grid_alpha = 0.0;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.rounds = 0;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.metric = 7;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    o.act_mode = 0;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    o = keep;
+    w[5] = NAN;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    w[5] = INFINITY;
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_ERR_ARGUMENT);
+    w[5] = 1.0f;
+    CHECK(s == sentinel);
+
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_OK && s != sentinel);
+    CHECK(fpq_layer_search_solve(s) == FPQ_ERR_SIZE); /* no batch yet */
+    CHECK(fpq_layer_search_solve(NULL) == FPQ_ERR_NULL);
+    memset(&sum, 0x5a, sizeof sum);
+    memset(wb, 0x5a, sizeof wb);
+    CHECK(fpq_layer_search_get_summary(s, &sum) == FPQ_ERR_ARGUMENT);
+    CHECK(fpq_layer_search_get_weights(s, wb, NULL, NULL, 8) == FPQ_ERR_ARGUMENT);
+    CHECK(fpq_layer_search_get_activations(s, NULL, off, NULL, 4) == FPQ_ERR_ARGUMENT);
+    CHECK(fpq_layer_search_get_summary(NULL, &sum) == FPQ_ERR_NULL);
+    CHECK(fpq_layer_search_get_summary(s, NULL) == FPQ_ERR_NULL);
+    CHECK(fpq_layer_search_add_batch(NULL, x, 16) == FPQ_ERR_NULL);
+    CHECK(fpq_layer_search_add_batch(s, NULL, 16) == FPQ_ERR_NULL);
+    CHECK(fpq_layer_search_add_batch(s, x, 0) == FPQ_ERR_SIZE);
+    CHECK(fpq_layer_search_add_batch(s, x, (size_t)-1 / 8) == FPQ_ERR_SIZE);
+    CHECK(fpq_layer_search_add_batch(s, (const float *)((const char *)x + 2), 4) ==
+          FPQ_ERR_ALIGN);
+    x[9] = -INFINITY;
+    CHECK(fpq_layer_search_add_batch(s, x, 16) == FPQ_ERR_ARGUMENT);
+    x[9] = NAN;
+    CHECK(fpq_layer_search_add_batch(s, x, 16) == FPQ_ERR_ARGUMENT);
+    CHECK(fpq_layer_search_solve(s) == FPQ_ERR_SIZE); /* the rejected batches were not kept */
+    x[9] = 1.0f;
+    CHECK(fpq_layer_search_add_batch(s, x, 16) == FPQ_OK);
+    CHECK(fpq_layer_search_solve(s) == FPQ_OK);
+    CHECK(fpq_layer_search_get_summary(s, &sum) == FPQ_OK && sum.tokens == 16);
+    memset(wb, 0x5a, sizeof wb);
+    memset(wb_keep, 0x5a, sizeof wb_keep);
+    CHECK(fpq_layer_search_get_weights(s, wb, NULL, NULL, 7) == FPQ_ERR_CAPACITY);
+    CHECK(fpq_layer_search_get_activations(s, NULL, off, NULL, 3) == FPQ_ERR_CAPACITY);
+    CHECK(fpq_layer_search_get_weights(NULL, wb, NULL, NULL, 8) == FPQ_ERR_NULL);
+    CHECK(memcmp(wb, wb_keep, sizeof wb) == 0);
+    CHECK(fpq_layer_search_get_weights(s, wb, NULL, NULL, 8) == FPQ_OK);
+    CHECK(memcmp(wb, wb_keep, sizeof wb) != 0);
+    /* data beyond float32's normal range: no valid scale for the max-based start */
+    fpq_layer_search_destroy(s);
+    CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_OK);
+    {
+        float xb[4] = {1e-38f, -1e-38f, 1e-39f, 0.0f};
+        CHECK(fpq_layer_search_add_batch(s, xb, 1) == FPQ_OK);
+        CHECK(fpq_layer_search_solve(s) == FPQ_ERR_ARGUMENT);
+        CHECK(fpq_layer_search_get_summary(s, &sum) == FPQ_ERR_ARGUMENT);
+    }
+    fpq_layer_search_destroy(s);
+    fpq_layer_search_destroy(NULL);
+}
+
+/* An allocator that fails from the n-th call on, and counts what is live. */
+typedef struct ls_budget {
+    int calls, fail_at, live;
+} ls_budget;
+
+static void *ls_budget_alloc(void *user, size_t size)
+{
+    ls_budget *b = (ls_budget *)user;
+    void *p;
+    if (b->calls++ >= b->fail_at)
+        return NULL;
+    p = malloc(size);
+    if (p)
+        b->live++;
+    return p;
+}
+
+static void ls_budget_free(void *user, void *ptr)
+{
+    ((ls_budget *)user)->live--;
+    free(ptr);
+}
+
+static void test_failing_allocator(void)
+{
+    static const size_t batches[] = {30, 40};
+    fpq_layer_search_options o;
+    fpq_allocator a;
+    ls_budget b;
+    ls_result *ref = (ls_result *)malloc(2 * sizeof(ls_result)), *got = ref + 1;
+    float *w, *x;
+    int n, st = FPQ_ERR_MEMORY, create_fails = 0, solve_fails = 0;
+    ls_make_layer(16, LS_OUT, LS_IN, LS_TOKENS, 5.0f, &w, &x);
+    ls_small_options(&o);
+    o.rounds = 1;
+    o.grid_steps = 4;
+    CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, batches, 2, ref) == FPQ_OK);
+    a.alloc = ls_budget_alloc;
+    a.free = ls_budget_free;
+    a.user = &b;
+    o.allocator = &a;
+    for (n = 0; n < 200 && st != FPQ_OK; n++) {
+        fpq_layer_search *s = (fpq_layer_search *)&b;
+        b.calls = b.live = 0;
+        b.fail_at = n;
+        st = fpq_layer_search_create(w, LS_OUT, LS_IN, &o, &s);
+        if (st != FPQ_OK) {
+            CHECK(st == FPQ_ERR_MEMORY && s == (fpq_layer_search *)&b && b.live == 0);
+            create_fails++;
+            continue;
+        }
+        st = fpq_layer_search_add_batch(s, x, 30);
+        if (st == FPQ_OK)
+            st = fpq_layer_search_add_batch(s, x + 30 * LS_IN, 40);
+        if (st == FPQ_OK) {
+            st = fpq_layer_search_solve(s);
+            if (st != FPQ_OK) {
+                fpq_layer_search_summary sum;
+                solve_fails++;
+                CHECK(fpq_layer_search_get_summary(s, &sum) == FPQ_ERR_ARGUMENT);
+            }
+        }
+        CHECK(st == FPQ_OK || st == FPQ_ERR_MEMORY);
+        if (st == FPQ_OK) {
+            memset(got, 0, sizeof *got);
+            fpq_layer_search_get_summary(s, &got->sum);
+            fpq_layer_search_get_weights(s, got->wbias, got->wscale, got->werr, 64);
+            fpq_layer_search_get_activations(s, got->cbias, got->off, got->cscale, 64);
+            CHECK(ls_same(ref, got));
+        }
+        fpq_layer_search_destroy(s);
+        CHECK(b.live == 0);
+    }
+    CHECK(st == FPQ_OK && create_fails >= 5 && solve_fails >= 10);
+    a.alloc = NULL;
+    {
+        fpq_layer_search *s = NULL;
+        CHECK(fpq_layer_search_create(w, LS_OUT, LS_IN, &o, &s) == FPQ_ERR_ARGUMENT && !s);
+    }
+    free(ref);
+    free(w);
+    free(x);
+}
+
+const fpqt_case fpqt_layer_search_cases[] = {
+    {"layer search: the LLM-FP4 reference layer (formats, biases, offsets, w_sim, x_sim)",
+     test_reference_layer},
+    {"layer search: 1, 2 and 7 batches give the same result", test_batch_split},
+    {"layer search: 1, 2 and 3 threads give the same result", test_threads},
+    {"layer search: reported errors equal a recomputation, every measure",
+     test_reported_errors},
+    {"layer search: one candidate g = 1 is the max-based start", test_single_candidate},
+    {"layer search: per-channel beats per-tensor on outlier channels",
+     test_per_channel_outliers},
+    {"layer search: statuses, outputs untouched on error", test_bad_input},
+    {"layer search: FPQ_ERR_MEMORY from a failing allocator, nothing leaked",
+     test_failing_allocator},
+    {NULL, NULL}};
