@@ -714,6 +714,15 @@ FPQ_API int fpq_search_solve(fpq_search *s, fpq_search_result *r);
 /* Frees the object and everything it holds. NULL is accepted. */
 FPQ_API void fpq_search_destroy(fpq_search *s);
 
+/* One tensor, searched in place: the result of fpq_search_create, fpq_search_add(t, x,
+ * weights), fpq_search_solve and fpq_search_destroy, bit for bit, without copying the data
+ * (it allocates only work space: a few MiB at most, through alloc). The choice for weights,
+ * which arrive whole. Returns the statuses of those four calls. */
+FPQ_API int fpq_search_tensor(const fpq_format *formats, size_t num_formats,
+                              const fpq_search_options *opts, const fpq_tensor *t,
+                              const void *x, const float *weights,
+                              const fpq_allocator *alloc, fpq_search_result *r);
+
 /* ---------------------------------------------------------------------------------------------
  * Per-channel activations with pre-shifted exponent bias (docs/reparam.md)
  *

@@ -11,6 +11,7 @@
 #include "search.h"
 #include "convert.h"
 #include "fpenv.h"
+#include "fpq_round.h"
 
 #include <float.h>
 #include <math.h>
@@ -121,6 +122,31 @@ static int search_check_options(const fpq_search_options *o)
 
 /* ---- create / destroy --------------------------------------------------------------------- */
 
+/* The value and quotient tables of a signed format (see struct fpq_search): the quotient
+ * thresholds by bisection over float32 bits, on which the encoder is monotone. */
+static void search_fill_tables(fpq_search *s, size_t f)
+{
+    const fpqi_params *p = &s->params[f];
+    uint32_t k;
+
+    if (!p->is_signed)
+        return;
+    s->value[f][0] = 0.0f;
+    s->quotient[f][0] = 0.0f;
+    for (k = 1; k <= p->max_mag; k++) {
+        uint32_t lo = 0, hi = 0x7f800000u; /* 0 encodes to 0; Inf saturates to max_mag */
+        while (hi - lo > 1) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (fpqi_encode(p, mid, 0) >= k)
+                hi = mid;
+            else
+                lo = mid;
+        }
+        s->value[f][k] = fpqi_u2f(fpqi_decode(p, k));
+        s->quotient[f][k] = fpqi_u2f(hi);
+    }
+}
+
 static int search_create(const fpq_format *formats, size_t num_formats,
                          const fpq_search_options *opts, const fpq_allocator *alloc,
                          fpq_search **out)
@@ -171,6 +197,7 @@ static int search_create(const fpq_format *formats, size_t num_formats,
         s->params[f] = params[f];
         fpq_format_limits_get(&formats[f], &lim);
         s->max_finite[f] = lim.max_finite;
+        search_fill_tables(s, f);
     }
     s->bytes = sizeof *s;
     *out = s;
@@ -469,6 +496,161 @@ int fpq_search_add(fpq_search *s, const fpq_tensor *t, const void *x, const floa
 {
     int status;
     FPQI_IN_DEFAULT_FPENV(status, search_add(s, t, x, weights));
+    return status;
+}
+
+static int search_solve(fpq_search *s, fpq_search_result *r);
+
+/* ---- reading a group ---------------------------------------------------------------------- */
+
+/* The element at row r, column c of the borrowed tensor, widened. */
+static float search_borrowed_at(const fpqi_search_source *src, size_t r, size_t c)
+{
+    const unsigned char *p = src->x + (r * src->stride + c) * src->elem_size;
+    float v;
+    if (src->elem_type == FPQ_FLOAT32)
+        memcpy(&v, p, sizeof v);
+    else
+        fpqi_widen(src->elem_type, p, 1, &v);
+    return v;
+}
+
+size_t fpqi_search_read(const fpq_search *s, size_t g, size_t off, size_t max, float *buf,
+                        float *wbuf, const float **xp, const float **wp)
+{
+    const fpqi_search_source *src = s->borrowed;
+    const fpqi_search_group *grp = &s->groups[g];
+    size_t len = grp->n - off < max ? grp->n - off : max, r, c, i;
+
+    if (!src) {
+        *xp = grp->x + off;
+        *wp = grp->w ? grp->w + off : NULL;
+        return len;
+    }
+    if (s->granularity == FPQ_PER_COLUMN) { /* a strided column: gathered */
+        for (i = 0; i < len; i++) {
+            buf[i] = search_borrowed_at(src, off + i, g);
+            if (src->w)
+                wbuf[i] = src->w[src->w_per_column ? g : (off + i) * src->stride + g];
+        }
+        *xp = buf;
+        *wp = src->w ? wbuf : NULL;
+        return len;
+    }
+    switch (s->granularity) {
+    case FPQ_PER_TENSOR:
+        r = off / s->cols;
+        c = off % s->cols;
+        len = s->cols - c < len ? s->cols - c : len; /* stay within the row */
+        break;
+    case FPQ_PER_ROW:
+        r = g;
+        c = off;
+        break;
+    default:
+        r = g / s->blocks_per_row;
+        c = ((g % s->blocks_per_row) << s->block_shift) + off;
+        break;
+    }
+    if (src->elem_type == FPQ_FLOAT32) {
+        *xp = (const float *)(const void *)(src->x + (r * src->stride + c) * 4);
+    } else {
+        fpqi_widen(src->elem_type, src->x + (r * src->stride + c) * 2, len, buf);
+        *xp = buf;
+    }
+    *wp = !src->w ? NULL : src->w + (src->w_per_column ? c : r * src->stride + c);
+    return len;
+}
+
+/* ---- one-shot search of a tensor in place ------------------------------------------------- */
+
+/* Sizes, amax and non-finite counts of the groups of a borrowed tensor. */
+static void search_borrowed_stats(fpq_search *s, const search_batch *b)
+{
+    float buf[SEARCH_WIDEN], wbuf[SEARCH_WIDEN];
+    size_t g;
+
+    for (g = 0; g < s->num_groups; g++) {
+        fpqi_search_group *grp = &s->groups[g];
+        size_t off, len, i, nonfinite = 0;
+        uint32_t amax = 0;
+        switch (b->granularity) {
+        case FPQ_PER_TENSOR: grp->n = b->rows * b->cols; break;
+        case FPQ_PER_ROW: grp->n = b->cols; break;
+        case FPQ_PER_COLUMN: grp->n = b->rows; break;
+        default:
+            grp->n = search_group_share(b, g);
+            break;
+        }
+        for (off = 0; off < grp->n; off += len) {
+            const float *x, *w;
+            len = fpqi_search_read(s, g, off, SEARCH_WIDEN, buf, wbuf, &x, &w);
+            for (i = 0; i < len; i++) {
+                uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
+                int finite = a < 0x7f800000u;
+                nonfinite += (size_t)!finite;
+                amax = finite && a > amax ? a : amax;
+            }
+        }
+        grp->amax_bits = amax;
+        grp->nonfinite = nonfinite;
+    }
+}
+
+static int search_tensor(const fpq_format *formats, size_t num_formats,
+                         const fpq_search_options *opts, const fpq_tensor *t, const void *x,
+                         const float *weights, const fpq_allocator *alloc,
+                         fpq_search_result *r)
+{
+    fpq_search *s = NULL;
+    fpqi_search_source src;
+    search_batch b;
+    int status;
+
+    if (!t || !x || !r)
+        return FPQ_ERR_NULL;
+    status = search_create(formats, num_formats, opts, alloc, &s);
+    if (status != FPQ_OK)
+        return status;
+    status = search_check_batch(t, x, &b);
+    if (status == FPQ_OK)
+        status = search_check_weights(s, &b, weights);
+    if (status == FPQ_OK && b.num_groups > SIZE_MAX / sizeof(fpqi_search_group))
+        status = FPQ_ERR_MEMORY;
+    if (status == FPQ_OK) {
+        s->groups = (fpqi_search_group *)search_alloc(s, b.num_groups * sizeof *s->groups);
+        status = s->groups ? FPQ_OK : FPQ_ERR_MEMORY;
+    }
+    if (status == FPQ_OK) {
+        memset(s->groups, 0, b.num_groups * sizeof *s->groups);
+        src.x = (const unsigned char *)x;
+        src.w = s->opt.objective == FPQ_OBJECTIVE_WEIGHTED_L2 ? weights : NULL;
+        src.stride = b.stride;
+        src.elem_size = b.elem_size;
+        src.elem_type = b.elem_type;
+        src.w_per_column = s->opt.weights == FPQ_WEIGHTS_PER_COLUMN;
+        s->borrowed = &src;
+        s->num_groups = b.num_groups;
+        s->have_shape = 1;
+        s->granularity = b.granularity;
+        s->block_shift = b.block_shift;
+        s->rows = b.rows;
+        s->cols = b.cols;
+        s->blocks_per_row = b.blocks_per_row;
+        search_borrowed_stats(s, &b);
+        status = search_solve(s, r);
+    }
+    fpq_search_destroy(s);
+    return status;
+}
+
+int fpq_search_tensor(const fpq_format *formats, size_t num_formats,
+                      const fpq_search_options *opts, const fpq_tensor *t, const void *x,
+                      const float *weights, const fpq_allocator *alloc, fpq_search_result *r)
+{
+    int status;
+    FPQI_IN_DEFAULT_FPENV(status, search_tensor(formats, num_formats, opts, t, x, weights,
+                                                alloc, r));
     return status;
 }
 

@@ -22,19 +22,43 @@ typedef struct fpqi_search_group {
     uint32_t amax_bits; /* bits of the largest finite |x| (0 when none) */
 } fpqi_search_group;
 
+/* The caller's tensor, read in place by the one-shot fpq_search_tensor (no copy). */
+typedef struct fpqi_search_source {
+    const unsigned char *x;
+    const float *w;        /* weights as fpq_search_add takes them, or NULL */
+    size_t stride;         /* in elements */
+    size_t elem_size;
+    int elem_type;
+    int w_per_column;
+} fpqi_search_source;
+
 struct fpq_search {
     fpq_allocator alloc;
+    const fpqi_search_source *borrowed; /* NULL: groups hold their data */
     fpq_search_options opt;
     size_t num_formats;
     fpq_format formats[FPQI_SEARCH_MAX_FORMATS];
     fpqi_params params[FPQI_SEARCH_MAX_FORMATS];
     float max_finite[FPQI_SEARCH_MAX_FORMATS];
+    /* Signed formats: value k = the k-th non-negative value (code magnitude k, 0..max_mag),
+     * and quotient[k] = the smallest float32 quotient x / scale the encoder rounds to a
+     * magnitude >= k (k >= 1): every rounding decision of the kernels, ties included, is
+     * "quotient >= quotient[k]". */
+    float value[FPQI_SEARCH_MAX_FORMATS][128];
+    float quotient[FPQI_SEARCH_MAX_FORMATS][128];
     /* Fixed by the first batch: */
     int have_shape, granularity, block_shift;
     size_t rows, cols, blocks_per_row, num_groups;
     fpqi_search_group *groups;
     size_t bytes; /* what the object holds, for fpq_search_memory */
 };
+
+/* Up to `max` elements of group g from element `off` on (in the group's order), as float32:
+ * *xp (and *wp, the weights, NULL when unweighted) point either into the data or into
+ * buf / wbuf (max floats each), filled. Returns how many (>= 1 while off < n). */
+FPQI_HIDDEN size_t fpqi_search_read(const struct fpq_search *s, size_t g, size_t off,
+                                    size_t max, float *buf, float *wbuf, const float **xp,
+                                    const float **wp);
 
 /* Per-thread work space of the evaluation, sized by fpqi_search_work_bytes. */
 typedef struct fpqi_search_work fpqi_search_work;

@@ -30,6 +30,8 @@
 /* Elements quantized at a time by the exhaustive path: a few KiB, in L1 cache. */
 #define SEARCH_CHUNK 2048
 #define SEARCH_FINITE_LIMIT 0x7f800000u
+/* Entries past the last threshold, above every float32, that end the slot search. */
+#define SEARCH_SENTINELS 1
 
 struct fpqi_search_work {
     size_t max_ids, max_group;
@@ -40,6 +42,7 @@ struct fpqi_search_work {
     double *stats;             /* per slot: sum w, sum w|x|, sum w x^2 */
     float *scales;             /* [num_formats * num_candidates] candidate scales */
     float *xbuf, *wbuf, *qbuf; /* exhaustive path: finite elements, weights, quantized */
+    float *rbuf, *rwbuf;       /* SEARCH_CHUNK elements and weights read from a group */
     size_t buf_len;
 };
 
@@ -76,11 +79,7 @@ static size_t search_batch_end(const struct fpq_search *s, size_t f0, size_t *id
     return f;
 }
 
-/* The value of code magnitude k (decoded), for the non-negative values of a signed format. */
-static float search_value(const fpqi_params *p, uint32_t k)
-{
-    return fpqi_u2f(fpqi_decode(p, k));
-}
+static size_t search_table_cap(size_t nu, size_t n);
 
 /* ---- work space --------------------------------------------------------------------------- */
 
@@ -102,8 +101,9 @@ static size_t search_max_ids(const struct fpq_search *s)
 
 static size_t search_buf_len(const struct fpq_search *s, size_t max_group)
 {
-    return s->opt.objective == FPQ_OBJECTIVE_CALLBACK ? (max_group ? max_group : 1)
-                                                     : SEARCH_CHUNK;
+    return s->opt.objective == FPQ_OBJECTIVE_CALLBACK && max_group > SEARCH_CHUNK
+               ? max_group
+               : SEARCH_CHUNK;
 }
 
 size_t fpqi_search_work_bytes(const struct fpq_search *s, size_t max_group)
@@ -111,9 +111,10 @@ size_t fpqi_search_work_bytes(const struct fpq_search *s, size_t max_group)
     size_t ids = search_max_ids(s), buf = search_buf_len(s, max_group);
     size_t cands = s->num_formats * (size_t)s->opt.num_candidates;
     return search_align(sizeof(struct fpqi_search_work)) + 2 * search_align(ids * 8) +
-           2 * search_align(ids * 4) + search_align((2 * ids + 16) * 4) +
+           search_align((ids + SEARCH_SENTINELS) * 4) + search_align(ids * 4) +
+           search_align(search_table_cap(ids, max_group) * 4) +
            search_align((ids + 2) * 3 * sizeof(double)) + search_align(cands * 4) +
-           3 * search_align(buf * 4);
+           3 * search_align(buf * 4) + 2 * search_align(SEARCH_CHUNK * 4);
 }
 
 fpqi_search_work *fpqi_search_work_init(const struct fpq_search *s, size_t max_group,
@@ -132,11 +133,11 @@ fpqi_search_work *fpqi_search_work_init(const struct fpq_search *s, size_t max_g
     w->keys_tmp = (uint64_t *)m;
     m += search_align(ids * 8);
     w->unique = (uint32_t *)m;
-    m += search_align(ids * 4);
+    m += search_align((ids + SEARCH_SENTINELS) * 4);
     w->pos = (uint32_t *)m;
     m += search_align(ids * 4);
     w->table = (uint32_t *)m;
-    m += search_align((2 * ids + 16) * 4);
+    m += search_align(search_table_cap(ids, max_group) * 4);
     w->stats = (double *)m;
     m += search_align((ids + 2) * 3 * sizeof(double));
     w->scales = (float *)m;
@@ -146,6 +147,10 @@ fpqi_search_work *fpqi_search_work_init(const struct fpq_search *s, size_t max_g
     w->wbuf = (float *)m;
     m += search_align(buf * 4);
     w->qbuf = (float *)m;
+    m += search_align(buf * 4);
+    w->rbuf = (float *)m;
+    m += search_align(SEARCH_CHUNK * 4);
+    w->rwbuf = (float *)m;
     w->buf_len = buf;
     return w;
 }
@@ -175,30 +180,31 @@ float fpqi_search_candidate_scale(const struct fpq_search *s, size_t f, int c, f
 
 /* ---- thresholds --------------------------------------------------------------------------- */
 
-/* Whether the kernel quantizes the magnitude with float32 bits a to code magnitude >= code. */
-static int search_reaches(const fpqi_params *p, uint32_t a, float scale, uint32_t code)
+/* Whether the kernel quantizes the magnitude with float32 bits a to code magnitude k or more:
+ * its quotient reaches the format's quotient threshold (the kernels' x / scale, exactly). */
+FPQI_INLINE int search_reaches(uint32_t a, float scale, float quotient)
 {
-    return fpqi_encode(p, fpqi_f2u(fpqi_u2f(a) / scale), 0) >= code;
+    return fpqi_u2f(a) / scale >= quotient;
 }
 
 /*
- * The bits of the smallest float32 that quantizes to code magnitude >= code (1 <= code <=
- * max_mag), searched around `guess` (the real midpoint times the scale): the quantizer is
- * monotone in |x|, 0 stays below and FLT_MAX saturates above, so a bracket always exists;
- * it is found by doubling steps from the guess (usually right, or one ulp off) and bisected.
+ * The bits of the smallest float32 that quantizes to a magnitude >= k, given the quotient
+ * threshold of k: the quotient is monotone in |x|, 0 stays below and FLT_MAX reaches any
+ * threshold (its quotient saturates), so a bracket always exists. It is found by doubling
+ * steps from the guess quotient * scale (usually right, or one ulp off) and bisected.
  */
-static uint32_t search_threshold(const fpqi_params *p, float scale, double guess,
-                                 uint32_t code)
+static uint32_t search_threshold(float scale, float quotient)
 {
     const uint32_t top = 0x7f7fffffu;
+    double guess = (double)quotient * (double)scale;
     uint32_t g = guess >= (double)FLT_MAX ? top : fpqi_f2u((float)guess);
     uint32_t lo, hi, step = 1;
 
-    if (search_reaches(p, g, scale, code)) {
+    if (search_reaches(g, scale, quotient)) {
         hi = g;
         for (;;) {
             lo = hi > step ? hi - step : 0;
-            if (lo == 0 || !search_reaches(p, lo, scale, code))
+            if (lo == 0 || !search_reaches(lo, scale, quotient))
                 break;
             hi = lo;
             step = step < (1u << 30) ? step << 1 : step;
@@ -207,7 +213,9 @@ static uint32_t search_threshold(const fpqi_params *p, float scale, double guess
         lo = g;
         for (;;) {
             hi = top - lo > step ? lo + step : top;
-            if (hi == top || search_reaches(p, hi, scale, code))
+            if (hi == top && !search_reaches(top, scale, quotient))
+                return 0x7f800000u; /* no float32 gets there: an infinite threshold */
+            if (search_reaches(hi, scale, quotient))
                 break;
             lo = hi;
             step = step < (1u << 30) ? step << 1 : step;
@@ -215,7 +223,7 @@ static uint32_t search_threshold(const fpqi_params *p, float scale, double guess
     }
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (search_reaches(p, mid, scale, code))
+        if (search_reaches(mid, scale, quotient))
             hi = mid;
         else
             lo = mid;
@@ -223,32 +231,62 @@ static uint32_t search_threshold(const fpqi_params *p, float scale, double guess
     return hi;
 }
 
-/* Sorts keys by their high 31 bits (thresholds are non-negative float32 bits): LSD radix,
- * digits of 11, 11 and 9 bits. Returns the array holding the result. */
-static uint64_t *search_radix_sort(uint64_t *keys, uint64_t *tmp, size_t n)
+/* One stable counting pass of an LSD radix sort on digit (((key >> 32) - base) >> shift)
+ * & 2047; returns the array holding the result. */
+static uint64_t *search_radix_pass(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t base,
+                                   int shift)
 {
-    static const int shift[3] = {32, 43, 54};
-    size_t count[2048], i;
-    int pass;
-
-    for (pass = 0; pass < 3; pass++) {
-        size_t sum = 0;
-        uint64_t *t;
-        memset(count, 0, sizeof count);
-        for (i = 0; i < n; i++)
-            count[(keys[i] >> shift[pass]) & 2047u]++;
-        for (i = 0; i < 2048; i++) {
-            size_t c = count[i];
-            count[i] = sum;
-            sum += c;
-        }
-        for (i = 0; i < n; i++)
-            tmp[count[(keys[i] >> shift[pass]) & 2047u]++] = keys[i];
-        t = keys;
-        keys = tmp;
-        tmp = t;
+    size_t count[2048], i, sum = 0;
+    memset(count, 0, sizeof count);
+    for (i = 0; i < n; i++)
+        count[(((uint32_t)(keys[i] >> 32) - base) >> shift) & 2047u]++;
+    for (i = 0; i < 2048; i++) {
+        size_t c = count[i];
+        count[i] = sum;
+        sum += c;
     }
-    return keys;
+    for (i = 0; i < n; i++)
+        tmp[count[(((uint32_t)(keys[i] >> 32) - base) >> shift) & 2047u]++] = keys[i];
+    return tmp;
+}
+
+/* Sorts keys by their high 32 bits (threshold bits). Two radix passes order them by the top
+ * 22 bits of their offset from the smallest; an insertion sort then fixes the order inside
+ * those buckets (thresholds rarely share one). If it has too much to fix, three exact passes
+ * redo the sort. Returns the array holding the result. */
+static uint64_t *search_sort_keys(uint64_t *keys, uint64_t *tmp, size_t n)
+{
+    uint32_t lo = 0xffffffffu, hi = 0, range;
+    size_t i, moves = 0;
+    int bits = 0, shift;
+    uint64_t *out;
+
+    for (i = 0; i < n; i++) {
+        uint32_t t = (uint32_t)(keys[i] >> 32);
+        lo = t < lo ? t : lo;
+        hi = t > hi ? t : hi;
+    }
+    for (range = hi - lo; range; range >>= 1)
+        bits++;
+    shift = bits > 22 ? bits - 22 : 0;
+    out = search_radix_pass(keys, tmp, n, lo, shift);
+    out = search_radix_pass(out, keys, n, lo, shift + 11);
+    for (i = 1; i < n && shift > 0; i++) {
+        uint64_t v = out[i];
+        size_t j = i;
+        while (j > 0 && out[j - 1] > v && moves <= 8 * n) {
+            out[j] = out[j - 1];
+            j--;
+            moves++;
+        }
+        out[j] = v;
+    }
+    if (moves > 8 * n) { /* crowded buckets: sort exactly (keys hold the data again) */
+        out = search_radix_pass(out, tmp, n, lo, 0);
+        out = search_radix_pass(out, out == tmp ? keys : tmp, n, lo, 11);
+        out = search_radix_pass(out, out == tmp ? keys : tmp, n, lo, 22);
+    }
+    return out;
 }
 
 /* Collects the thresholds of formats [f0, f1) (fast ones) as keys; ids start at base[f]. */
@@ -268,20 +306,16 @@ static size_t search_collect(const struct fpq_search *s, fpqi_search_work *w, si
         base[f] = id;
         for (c = 0; c < nc; c++, id += per) {
             float sc = w->scales[f * (size_t)nc + (size_t)c];
-            float prev = search_value(p, 0);
             uint32_t k;
             if (sc == 0.0f)
                 continue;
             for (k = 1; k <= p->max_mag; k++) {
-                float v = search_value(p, k);
-                double mid = ((double)prev + (double)v) * 0.5 * (double)sc;
-                uint32_t t = search_threshold(p, sc, mid, k);
+                uint32_t t = search_threshold(sc, s->quotient[f][k]);
                 w->keys[nkeys++] = (uint64_t)t << 32 | (uint64_t)(id + k - 1);
                 if (l1) {
-                    uint32_t y = fpqi_f2u(v * sc) & 0x7fffffffu;
+                    uint32_t y = fpqi_f2u(s->value[f][k] * sc) & 0x7fffffffu;
                     w->keys[nkeys++] = (uint64_t)y << 32 | (uint64_t)(id + p->max_mag + k - 1);
                 }
-                prev = v;
             }
         }
     }
@@ -302,22 +336,33 @@ static size_t search_unique(fpqi_search_work *w, const uint64_t *sorted, size_t 
 }
 
 /* A lookup of the slot of |x| (the number of thresholds <= |x|): the table maps the high bits
- * of |x| (bits >> shift) to the first threshold whose high bits are as large; few thresholds
- * share high bits, so a short scan finishes the search. */
+ * of |x| (bits >> shift) to the first threshold whose high bits are as large, and at most
+ * `run` thresholds share high bits, so `run` compares finish the search without branches
+ * (the thresholds are followed by SEARCH_SENTINELS entries above every float). */
 typedef struct search_slotter {
     const uint32_t *unique, *table;
     uint32_t nu, kmin, kmax;
-    int shift;
+    int shift, run;
 } search_slotter;
 
-static void search_slotter_make(fpqi_search_work *w, size_t nu, search_slotter *sl)
+/* Table entries for nu thresholds and a group of n elements: one per threshold, and more
+ * for large groups, whose pass over the data dominates, up to 2^18 (1 MiB). */
+static size_t search_table_cap(size_t nu, size_t n)
+{
+    size_t big = n / 4 < ((size_t)1 << 18) ? n / 4 : ((size_t)1 << 18);
+    return nu + 64 > big ? nu + 64 : big;
+}
+
+static void search_slotter_make(fpqi_search_work *w, size_t nu, size_t n, search_slotter *sl)
 {
     uint32_t lo = w->unique[0], hi = w->unique[nu - 1], j, len;
-    size_t i = 0;
-    int shift = 0;
+    size_t i = 0, cap = search_table_cap(nu, n), prev = 0;
+    int shift = 0, run = 0;
 
-    while ((size_t)((hi >> shift) - (lo >> shift)) + 1 > 2 * nu + 16)
+    while ((size_t)((hi >> shift) - (lo >> shift)) + 1 > cap)
         shift++;
+    for (i = 0; i < SEARCH_SENTINELS; i++)
+        w->unique[nu + i] = 0xffffffffu;
     sl->unique = w->unique;
     sl->table = w->table;
     sl->nu = (uint32_t)nu;
@@ -325,47 +370,63 @@ static void search_slotter_make(fpqi_search_work *w, size_t nu, search_slotter *
     sl->kmin = lo >> shift;
     sl->kmax = hi >> shift;
     len = sl->kmax - sl->kmin + 1;
-    for (j = 0; j < len; j++) {
+    i = 0;
+    for (j = 0; j <= len; j++) {
         while (i < nu && (w->unique[i] >> shift) < sl->kmin + j)
             i++;
-        w->table[j] = (uint32_t)i;
+        if (j > 0 && (int)(i - prev) > run)
+            run = (int)(i - prev); /* thresholds with key kmin + j - 1 */
+        prev = i;
+        if (j < len)
+            w->table[j] = (uint32_t)i;
     }
+    sl->run = run;
 }
 
 FPQI_INLINE uint32_t search_slot(const search_slotter *sl, uint32_t a)
 {
     uint32_t key = a >> sl->shift, j;
+    int t;
     if (key < sl->kmin)
         return 0;
     if (key > sl->kmax)
         return sl->nu;
     j = sl->table[key - sl->kmin];
-    while (j < sl->nu && sl->unique[j] <= a)
+    if (sl->run <= 8) {
+        for (t = 0; t < sl->run; t++)
+            j += sl->unique[j] <= a;
+        return j;
+    }
+    while (sl->unique[j] <= a) /* crowded thresholds: stop at the first above a */
         j++;
     return j;
 }
 
 /* One pass over the group: per slot sums, then prefix sums in place (slot j's prefix at
  * stats[3 * j], with nu + 2 entries). */
-static void search_accumulate(const fpqi_search_group *grp, const search_slotter *sl,
-                              double *st)
+static void search_accumulate(const struct fpq_search *s, fpqi_search_work *w, size_t g,
+                              const search_slotter *sl, double *st)
 {
-    size_t i, nu = sl->nu;
+    size_t i, off, len, n = s->groups[g].n, nu = sl->nu;
     double s0 = 0, s1 = 0, s2 = 0;
 
     memset(st, 0, (nu + 2) * 3 * sizeof(double));
-    for (i = 0; i < grp->n; i++) {
-        uint32_t a = fpqi_f2u(grp->x[i]) & 0x7fffffffu;
-        double v, wt;
-        double *slot;
-        if (a >= SEARCH_FINITE_LIMIT)
-            continue;
-        v = (double)fpqi_u2f(a);
-        wt = grp->w ? (double)grp->w[i] : 1.0;
-        slot = st + 3 * (size_t)(search_slot(sl, a) + 1);
-        slot[0] += wt;
-        slot[1] += wt * v;
-        slot[2] += wt * v * v;
+    for (off = 0; off < n; off += len) {
+        const float *x, *wt;
+        len = fpqi_search_read(s, g, off, SEARCH_CHUNK, w->rbuf, w->rwbuf, &x, &wt);
+        for (i = 0; i < len; i++) {
+            uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
+            double v, wi;
+            double *slot;
+            if (a >= SEARCH_FINITE_LIMIT)
+                continue;
+            v = (double)fpqi_u2f(a);
+            wi = wt ? (double)wt[i] : 1.0;
+            slot = st + 3 * (size_t)(search_slot(sl, a) + 1);
+            slot[0] += wi;
+            slot[1] += wi * v;
+            slot[2] += wi * v * v;
+        }
     }
     /* Slot j sits at st[3 * (j + 1)]; running sums turn that into P[j] = sum of the slots
      * below j at st[3 * j], so a range of slots [lo, hi) sums to P[hi] - P[lo]. */
@@ -397,7 +458,7 @@ static double search_candidate_error(const struct fpq_search *s, const fpqi_sear
     int l1 = s->opt.objective == FPQ_OBJECTIVE_L1;
 
     for (k = 0; k <= kk; k++) {
-        double y = (double)(search_value(p, k) * scale);
+        double y = (double)(s->value[f][k] * scale);
         hi = k < kk ? (size_t)w->pos[id + k] + 1 : nu + 1;
         if (l1) {
             size_t m = k == 0 ? lo : (size_t)w->pos[id + kk + k - 1] + 1;
@@ -415,9 +476,8 @@ static double search_candidate_error(const struct fpq_search *s, const fpqi_sear
     return err;
 }
 
-static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w,
-                              const fpqi_search_group *grp, size_t f0, size_t f1,
-                              double *errs)
+static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w, size_t g,
+                              size_t f0, size_t f1, double *errs)
 {
     size_t base[FPQI_SEARCH_MAX_FORMATS], nkeys, nu, f;
     int c, nc = s->opt.num_candidates;
@@ -427,10 +487,10 @@ static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w,
     nkeys = search_collect(s, w, f0, f1, base);
     if (nkeys == 0) /* every candidate invalid: errs already +Inf */
         return;
-    sorted = search_radix_sort(w->keys, w->keys_tmp, nkeys);
+    sorted = search_sort_keys(w->keys, w->keys_tmp, nkeys);
     nu = search_unique(w, sorted, nkeys);
-    search_slotter_make(w, nu, &sl);
-    search_accumulate(grp, &sl, w->stats);
+    search_slotter_make(w, nu, s->groups[g].n, &sl);
+    search_accumulate(s, w, g, &sl, w->stats);
     for (f = f0; f < f1; f++) {
         size_t per;
         if (!search_is_fast(s, f))
@@ -514,25 +574,25 @@ static double search_exhaustive_error(const struct fpq_search *s, fpqi_search_wo
     size_t off = 0;
 
     if (obj == FPQ_OBJECTIVE_CALLBACK) {
-        const float *x = grp->x;
-        size_t n = grp->n;
+        size_t m = 0, len;
         double e;
-        if (grp->nonfinite) {
-            n = search_compact(grp->x, NULL, grp->n, w->xbuf, NULL);
-            x = w->xbuf;
+        for (off = 0; off < grp->n; off += len) {
+            const float *x, *wt;
+            len = fpqi_search_read(s, g, off, SEARCH_CHUNK, w->rbuf, w->rwbuf, &x, &wt);
+            m += search_compact(x, NULL, len, w->xbuf + m, NULL);
         }
-        k->fake_quantize(p, x, 0, n, scale, 0, w->qbuf);
-        e = s->opt.callback(s->opt.callback_user, g, x, w->qbuf, n);
+        k->fake_quantize(p, w->xbuf, 0, m, scale, 0, w->qbuf);
+        e = s->opt.callback(s->opt.callback_user, g, w->xbuf, w->qbuf, m);
         return e == e ? e : (double)INFINITY;
     }
     while (off < grp->n) {
-        size_t len = grp->n - off < SEARCH_CHUNK ? grp->n - off : SEARCH_CHUNK;
-        const float *x = grp->x + off, *wt = grp->w ? grp->w + off : NULL;
+        const float *x, *wt;
+        size_t len = fpqi_search_read(s, g, off, SEARCH_CHUNK, w->rbuf, w->rwbuf, &x, &wt);
         size_t m = len;
         if (grp->nonfinite) {
             m = search_compact(x, wt, len, w->xbuf, w->wbuf);
             x = w->xbuf;
-            wt = grp->w ? w->wbuf : NULL;
+            wt = wt ? w->wbuf : NULL;
         }
         if (m > 0) {
             k->fake_quantize(p, x, 0, m, scale, 0, w->qbuf);
@@ -563,7 +623,7 @@ void fpqi_search_eval_group(const struct fpq_search *s, fpqi_search_work *w, siz
     while (f < s->num_formats) {
         size_t end = search_batch_end(s, f, &ids);
         if (ids > 0)
-            search_fast_batch(s, w, grp, f, end, errs);
+            search_fast_batch(s, w, g, f, end, errs);
         f = end > f ? end : f + 1;
     }
     for (f = 0; f < s->num_formats; f++) {
@@ -579,3 +639,4 @@ void fpqi_search_eval_group(const struct fpq_search *s, fpqi_search_work *w, siz
 #undef SEARCH_MAX_IDS
 #undef SEARCH_CHUNK
 #undef SEARCH_FINITE_LIMIT
+#undef SEARCH_SENTINELS

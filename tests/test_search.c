@@ -201,7 +201,8 @@ static void outcome_free(outcome *o)
     free(o->cands);
 }
 
-/* Creates a search, adds the tensor in `batches` row slices (1 = whole), solves. */
+/* Creates a search, adds the tensor in `batches` row slices (1 = whole), solves; with
+ * batches == 0, the one-shot fpq_search_tensor instead. */
 static outcome run_search(const fpq_format *fmts, size_t nf, const fpq_search_options *o,
                           const fpq_tensor *t, const void *x, const float *w, int batches)
 {
@@ -221,6 +222,22 @@ static outcome run_search(const fpq_format *fmts, size_t nf, const fpq_search_op
     out.cands = (int *)calloc(ng, sizeof(int));
     out.fmt_err = (double *)calloc(nf, sizeof(double));
     out.table = (double *)calloc(out.nt, sizeof(double));
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    r.num_groups = ng;
+    r.scales = out.scales;
+    r.biases = out.biases;
+    r.errors = out.errors;
+    r.candidates = out.cands;
+    r.format_errors = out.fmt_err;
+    r.error_table = out.table;
+    r.error_table_count = out.nt;
+    if (batches == 0) {
+        out.status = fpq_search_tensor(fmts, nf, o, t, x, w, NULL, &r);
+        out.format = r.format_index;
+        out.total = r.total_error;
+        return out;
+    }
     out.status = fpq_search_create(fmts, nf, o, NULL, &s);
     if (out.status != FPQ_OK)
         return out;
@@ -237,22 +254,22 @@ static outcome run_search(const fpq_format *fmts, size_t nf, const fpq_search_op
                                         ? w + r0 * t->row_stride : w);
     }
     if (out.status == FPQ_OK) {
-        memset(&r, 0, sizeof r);
-        r.struct_size = sizeof r;
-        r.num_groups = ng;
-        r.scales = out.scales;
-        r.biases = out.biases;
-        r.errors = out.errors;
-        r.candidates = out.cands;
-        r.format_errors = out.fmt_err;
-        r.error_table = out.table;
-        r.error_table_count = out.nt;
         out.status = fpq_search_solve(s, &r);
         out.format = r.format_index;
         out.total = r.total_error;
     }
     fpq_search_destroy(s);
     return out;
+}
+
+/* Two outcomes are the same bits. */
+static int same_outcome(const outcome *a, const outcome *b)
+{
+    return a->status == FPQ_OK && b->status == FPQ_OK && a->format == b->format &&
+           memcmp(a->table, b->table, a->nt * sizeof(double)) == 0 &&
+           memcmp(a->scales, b->scales, a->ng * sizeof(float)) == 0 &&
+           memcmp(a->errors, b->errors, a->ng * sizeof(double)) == 0 &&
+           memcmp(a->cands, b->cands, a->ng * sizeof(int)) == 0;
 }
 
 static int close_enough(double got, double want, double scale)
@@ -278,6 +295,7 @@ static void check_against_model(const fpq_format *fmts, size_t nf, const fpq_sea
                                 const char *what)
 {
     outcome got = run_search(fmts, nf, o, t, x, w, 1);
+    outcome in_place = run_search(fmts, nf, o, t, x, w, 0);
     double *want = model_table(fmts, nf, o, t, x, w);
     double energy = energy_of(x, t->rows * t->row_stride);
     size_t i, g, nc = (size_t)o->num_candidates, bad = 0;
@@ -300,8 +318,10 @@ static void check_against_model(const fpq_format *fmts, size_t nf, const fpq_sea
                        row[got.cands[g]], best);
         }
     }
+    CHECKF(same_outcome(&got, &in_place), "%s: fpq_search_tensor differs", what);
     free(want);
     outcome_free(&got);
+    outcome_free(&in_place);
 }
 
 static size_t test_formats(fpq_format *f)
@@ -494,22 +514,24 @@ static void test_streamed_batches(void)
 {
     static const int grans[4] = {FPQ_PER_TENSOR, FPQ_PER_ROW, FPQ_PER_COLUMN, FPQ_PER_BLOCK};
     static const int counts[3] = {2, 7, 14};
-    enum { ROWS = 14, COLS = 50 };
+    enum { ROWS = 14, COLS = 50, STRIDE = 53 };
     fpq_format fmts[8];
     size_t nf = test_formats(fmts);
-    float x[ROWS * COLS], w[ROWS * COLS];
-    uint16_t h[ROWS * COLS];
+    float x[ROWS * STRIDE], w[ROWS * STRIDE];
+    uint16_t h[ROWS * STRIDE];
     int gi, k, obj;
 
-    fill(x, ROWS * COLS, 1, 31);
-    fill(w, ROWS * COLS, 0, 32);
-    for (k = 0; k < ROWS * COLS; k++)
+    fill(x, ROWS * STRIDE, 1, 31);
+    fill(w, ROWS * STRIDE, 0, 32);
+    for (k = 0; k < ROWS * STRIDE; k++)
         w[k] = fabsf(w[k]);
-    CHECK(fpq_convert_from_float32(FPQ_FLOAT16, x, ROWS * COLS, h) == FPQ_OK);
+    x[5] = NAN;
+    x[70] = -INFINITY;
+    CHECK(fpq_convert_from_float32(FPQ_FLOAT16, x, ROWS * STRIDE, h) == FPQ_OK);
     for (gi = 0; gi < 4; gi++)
         for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_WEIGHTED_L2; obj++) {
             fpq_search_options o;
-            fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT16, grans[gi], 16);
+            fpq_tensor t = make_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT16, grans[gi], 16);
             outcome one;
             fpq_search_options_init(FPQ_GRID_CLIP, &o);
             o.num_candidates = 20;
@@ -519,13 +541,17 @@ static void test_streamed_batches(void)
                 t.rows = 2;
             one = run_search(fmts, nf, &o, &t, h, w, 1);
             CHECK(one.status == FPQ_OK);
+            {
+                outcome in_place = run_search(fmts, nf, &o, &t, h, w, 0);
+                CHECKF(same_outcome(&one, &in_place), "gran %d obj %d: fpq_search_tensor",
+                       grans[gi], obj);
+                outcome_free(&in_place);
+            }
             for (k = 0; k < 3 && t.rows == ROWS; k++) {
                 outcome many = run_search(fmts, nf, &o, &t, h, w, counts[k]);
                 CHECK(many.status == FPQ_OK);
-                CHECKF(memcmp(one.table, many.table, one.nt * sizeof(double)) == 0,
-                       "gran %d obj %d: %d batches differ", grans[gi], obj, counts[k]);
-                CHECK(memcmp(one.scales, many.scales, one.ng * sizeof(float)) == 0);
-                CHECK(one.format == many.format);
+                CHECKF(same_outcome(&one, &many), "gran %d obj %d: %d batches differ",
+                       grans[gi], obj, counts[k]);
                 outcome_free(&many);
             }
             outcome_free(&one);
@@ -534,7 +560,7 @@ static void test_streamed_batches(void)
      * batches double every error and keep every scale. */
     {
         fpq_search_options o;
-        fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+        fpq_tensor t = make_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT32, FPQ_PER_ROW, 0);
         fpq_search *s = NULL;
         fpq_search_result r;
         float sc1[ROWS], sc2[ROWS];
@@ -779,7 +805,8 @@ const fpqt_case fpqt_search_cases[] = {
     {"search: elements at midpoints round as the kernel does", test_midpoint_ties},
     {"search: zeros, constants, a single element", test_degenerate_data},
     {"search: NaN and Inf are ignored", test_nonfinite_ignored},
-    {"search: 1, 2, 7 batches give one batch's bits", test_streamed_batches},
+    {"search: 1, 2, 7 batches and fpq_search_tensor give one batch's bits",
+     test_streamed_batches},
     {"search: optimal clip of Laplace data matches numerical integration", test_known_optimum},
     {"search: the bias grid is LLM-FP4's", test_bias_grid_is_the_reference},
     {"search: bad input gives a status and leaves outputs untouched", test_bad_input},

@@ -5,7 +5,9 @@
  * objective L2:
  *   - a 4096 x 4096 weight (heavy-tailed), one scale per row;
  *   - a 16 Mi-element activation (normal, a few outlier channels), one scale for the tensor.
- * "fpq" is the whole object life: create, add (copies the data), solve, destroy.
+ * "fpq" is fpq_search_tensor, the one-shot search in place; "fpq object" is the streaming
+ * object's whole life on the same tensor as one batch: create, add (which copies the data:
+ * on a VM, the page faults of fresh memory cost as much as the search), solve, destroy.
  * "brute force" fake-quantizes with fpq_fake_quantize at every candidate and sums the squared
  * error (chunks of 16 Ki elements so that the data stays in cache; four partial sums). It
  * would take minutes at full size, so it runs on a subset (BRUTE_ROWS rows, BRUTE_ELEMS
@@ -67,9 +69,10 @@ static void check(int status, const char *what)
     }
 }
 
-/* fpq's search over a rows x cols float32 tensor; the chosen scales go to `scales`. */
+/* fpq's search over a rows x cols float32 tensor (in place, or through the object); the
+ * chosen scales go to `scales`. */
 static double run_fpq(const fpq_format *fmts, const float *x, size_t rows, size_t cols,
-                      int granularity, float *scales, int *format)
+                      int granularity, float *scales, int *format, int object)
 {
     fpq_search_options o;
     fpq_search *s;
@@ -86,15 +89,19 @@ static double run_fpq(const fpq_format *fmts, const float *x, size_t rows, size_
     t.granularity = granularity;
     check(fpq_search_options_init(FPQ_GRID_CLIP, &o), "options");
     o.num_candidates = CANDIDATES;
-    check(fpq_search_create(fmts, NUM_FORMATS, &o, NULL, &s), "create");
-    check(fpq_search_add(s, &t, x, NULL), "add");
     memset(&r, 0, sizeof r);
     r.struct_size = sizeof r;
     r.num_groups = granularity == FPQ_PER_ROW ? rows : 1;
     r.scales = scales;
-    check(fpq_search_solve(s, &r), "solve");
+    if (object) {
+        check(fpq_search_create(fmts, NUM_FORMATS, &o, NULL, &s), "create");
+        check(fpq_search_add(s, &t, x, NULL), "add");
+        check(fpq_search_solve(s, &r), "solve");
+        fpq_search_destroy(s);
+    } else {
+        check(fpq_search_tensor(fmts, NUM_FORMATS, &o, &t, x, NULL, NULL, &r), "search");
+    }
     *format = r.format_index;
-    fpq_search_destroy(s);
     return now() - t0;
 }
 
@@ -148,15 +155,16 @@ static void brute_group(const fpq_format *fmts, const float *x, size_t n, float 
 
 static void bench_weight(const fpq_format *fmts, const float *w, float *q, float *scales)
 {
-    double t_fast1, t_fast2, t_brute, t0;
+    double t_fast1, t_fast2, t_obj, t_brute, t0;
     float best_scale[NUM_FORMATS], sub_scales[BRUTE_ROWS];
     double best_err[NUM_FORMATS], totals[NUM_FORMATS] = {0, 0, 0};
     float (*brute_scales)[NUM_FORMATS] = malloc(sizeof(float) * NUM_FORMATS * BRUTE_ROWS);
     int format, sub_format, r, f, agree = 0;
 
     check(fpq_set_num_threads(1), "threads");
-    t_fast1 = run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format);
-    run_fpq(fmts, w, BRUTE_ROWS, W_COLS, FPQ_PER_ROW, sub_scales, &sub_format);
+    t_fast1 = run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0);
+    t_obj = run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 1);
+    run_fpq(fmts, w, BRUTE_ROWS, W_COLS, FPQ_PER_ROW, sub_scales, &sub_format, 0);
     t0 = now();
     for (r = 0; r < BRUTE_ROWS; r++) {
         brute_group(fmts, w + (size_t)r * W_COLS, W_COLS, q, best_scale, best_err);
@@ -171,7 +179,7 @@ static void bench_weight(const fpq_format *fmts, const float *w, float *q, float
     for (r = 0; r < BRUTE_ROWS; r++)
         agree += brute_scales[r][sub_format] == sub_scales[r];
     check(fpq_set_num_threads(2), "threads");
-    t_fast2 = run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format);
+    t_fast2 = run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0);
 
     printf("weight %d x %d, per row, %d candidates x %d formats (L2):\n", W_ROWS, W_COLS,
            CANDIDATES, NUM_FORMATS);
@@ -180,6 +188,8 @@ static void bench_weight(const fpq_format *fmts, const float *w, float *q, float
     printf("  fpq 1 thread %8.3f s  %6.1fx faster (target >= 10x)\n", t_fast1,
            t_brute / t_fast1);
     printf("  fpq 2 threads%8.3f s  (target < 1 s)\n", t_fast2);
+    printf("  fpq object   %8.3f s  %6.1fx (1 thread, copying the data in)\n", t_obj,
+           t_brute / t_obj);
     printf("  chosen format %s; on the %d-row subset brute force picks %s, and %d of %d row "
            "scales agree\n",
            format_names[format], BRUTE_ROWS, format_names[f], agree, BRUTE_ROWS);
@@ -188,13 +198,14 @@ static void bench_weight(const fpq_format *fmts, const float *w, float *q, float
 
 static void bench_activation(const fpq_format *fmts, const float *x, float *q)
 {
-    double t_fast, t_brute, t0, best_err[NUM_FORMATS];
+    double t_fast, t_obj, t_brute, t0, best_err[NUM_FORMATS];
     float scale, sub_scale, best_scale[NUM_FORMATS];
     int format, sub_format, f, best_f = 0;
 
     check(fpq_set_num_threads(1), "threads");
-    t_fast = run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format);
-    run_fpq(fmts, x, 1, BRUTE_ELEMS, FPQ_PER_TENSOR, &sub_scale, &sub_format);
+    t_fast = run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 0);
+    t_obj = run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 1);
+    run_fpq(fmts, x, 1, BRUTE_ELEMS, FPQ_PER_TENSOR, &sub_scale, &sub_format, 0);
     t0 = now();
     brute_group(fmts, x, BRUTE_ELEMS, q, best_scale, best_err);
     t_brute = (now() - t0) * (double)(X_ELEMS / BRUTE_ELEMS);
@@ -207,6 +218,8 @@ static void bench_activation(const fpq_format *fmts, const float *x, float *q)
            t_brute, BRUTE_ELEMS >> 20, t_brute / (double)(X_ELEMS / BRUTE_ELEMS),
            X_ELEMS / BRUTE_ELEMS);
     printf("  fpq 1 thread %8.3f s  %6.1fx faster (target >= 50x)\n", t_fast, t_brute / t_fast);
+    printf("  fpq object   %8.3f s  %6.1fx (1 thread, copying the data in)\n", t_obj,
+           t_brute / t_obj);
     printf("  chosen format %s; on the subset: fpq %s scale %.6g, brute force %s scale %.6g\n",
            format_names[format], format_names[sub_format], sub_scale, format_names[best_f],
            best_scale[best_f]);
