@@ -371,5 +371,7 @@ int main(void)
     e2m1_clip = print_best(sqnr_w, sqnr_x);
     print_round_trip(&fmts[F_E2M1], e2m1_clip); /* at e2m1's best clip: not all zeros */
     print_granularity(&fmts[F_E2M1]);
+    demo_reparam();
+    demo_linear();
     return 0;
 }

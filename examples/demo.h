@@ -21,4 +21,10 @@ extern float W[W_ROWS * W_COLS], X[X_TOKENS * X_CHANNELS];
 /* Exits with a message naming `what` unless status is FPQ_OK. */
 void check(int status, const char *what);
 
+/* The LLM-FP4 pipeline, INT4 to FP4 with pre-shifted channel biases (demo_reparam.c). */
+void demo_reparam(void);
+
+/* The W4A4 linear layer computed four ways, with timings (demo_linear.c). */
+void demo_linear(void);
+
 #endif
