@@ -515,8 +515,9 @@ static void linear_run(fpqi_linear_kernel kernel, const fpqi_linear_problem *pb,
         (uint64_t)pb->tokens * pb->out * kpad >= LINEAR_PARALLEL_MIN) {
         long long n = (long long)chunks, c;
         /* Each output is one thread's alone and integer sums do not depend on order: the
-         * bits are those of one thread. */
-#pragma omp parallel for schedule(static) num_threads(threads)
+         * bits are those of one thread. Dynamic chunks, so that a thread the OS delays does
+         * not hold back a fixed share. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (c = 0; c < n; c++)
             linear_run_rows(kernel, pb, (size_t)c * FPQI_LINEAR_CHUNK_ROWS,
                             (size_t)(c + 1) * FPQI_LINEAR_CHUNK_ROWS);
