@@ -794,8 +794,9 @@ FPQ_API int fpq_reparam_offsets(const fpq_format *fmt, const double *biases, siz
  * written); it may be w (in place) but may not overlap it otherwise. The product is exact
  * unless it falls below the type's smallest normal (float32 and bfloat16: 2^-126; float16:
  * 2^-14): there it is rounded to nearest even as a multiplication would (gradual underflow,
- * possibly to zero). *inexact (may be NULL) receives the number of such rounded elements:
- * 0 means fpq_reparam_unfold restores w bit for bit. NaN and +-Inf pass through.
+ * possibly to zero). *inexact (may be NULL) receives the number of elements whose value that
+ * rounding changed: 0 means fpq_reparam_unfold restores w bit for bit. NaN and +-Inf pass
+ * through (not counted).
  * Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_SIZE, FPQ_ERR_ARGUMENT (struct_size, reserved,
  * element type, an offset outside [0, 255]), FPQ_ERR_ALIGN, FPQ_ERR_OVERLAP. */
 FPQ_API int fpq_reparam_fold(const fpq_tensor *t, const void *w, const int *offsets,
@@ -907,9 +908,10 @@ FPQ_API size_t fpq_pack_weights_size(const fpq_format *w_fmt, size_t out_feature
  * packed little-endian, no FPQ_UNPACKED); row_scales[r] is row r's float32 scale.
  * Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_FORMAT (invalid descriptor), FPQ_ERR_UNSUPPORTED
  * (a valid format the integer kernel cannot take), FPQ_ERR_SIZE (a count is 0, or the
- * sizes overflow), FPQ_ERR_SCALE (a row scale is not a valid scale), FPQ_ERR_CAPACITY
- * (packed_bytes < fpq_pack_weights_size), FPQ_ERR_ALIGN (row_scales not 4-byte or packed not
- * 16-byte aligned), FPQ_ERR_OVERLAP (packed overlaps codes or row_scales); in that order. */
+ * sizes overflow), FPQ_ERR_ALIGN (row_scales not 4-byte or packed not 16-byte aligned),
+ * FPQ_ERR_SCALE (a row scale is not a valid scale), FPQ_ERR_CAPACITY (packed_bytes <
+ * fpq_pack_weights_size), FPQ_ERR_OVERLAP (packed overlaps codes or row_scales); checked in
+ * that order. */
 FPQ_API int fpq_pack_weights(const fpq_format *w_fmt, const void *codes, size_t out_features,
                              size_t in_features, const float *row_scales, void *packed,
                              size_t packed_bytes);
@@ -929,8 +931,8 @@ FPQ_API int fpq_linear_pack_activations(const fpq_format *x_fmt, const void *cod
  * with `scale` (saturating, exactly as fpq_quantize) straight into the layout, one pass:
  * the result equals fpq_quantize of every row followed by fpq_linear_pack_activations, to
  * the byte. NaN inputs give zero codes, as fpq_quantize's FINITE rule. Returns as
- * fpq_linear_pack_activations, and FPQ_ERR_SIZE for x_stride < in_features, FPQ_ERR_ALIGN
- * for a misaligned x. */
+ * fpq_linear_pack_activations, with FPQ_ERR_SIZE also for x_stride < in_features and
+ * FPQ_ERR_ALIGN also for an x not 4-byte aligned; FPQ_ERR_OVERLAP if act overlaps x. */
 FPQ_API int fpq_linear_quantize_activations(const fpq_format *x_fmt, const float *x,
                                             size_t tokens, size_t in_features,
                                             size_t x_stride, float scale, void *act,
