@@ -945,7 +945,9 @@ FPQ_API int fpq_linear_quantize_activations(const fpq_format *x_fmt, const float
  * or whose in_features differ), FPQ_ERR_CAPACITY (a buffer shorter than its layout),
  * FPQ_ERR_SIZE (in_features above fpq_linear_max_in_features for the pair; y_stride <
  * out_features; tokens * y_stride overflows), FPQ_ERR_ALIGN (y, bias not 4-byte, layouts not
- * 16-byte aligned), FPQ_ERR_OVERLAP (y overlaps a layout or bias); in that order. */
+ * 16-byte aligned), FPQ_ERR_OVERLAP (y overlaps a layout or bias). Checked in the order:
+ * NULL; act's layout (ARGUMENT, CAPACITY); packed's; in_features equal; SIZE; ALIGN;
+ * OVERLAP. */
 FPQ_API int fpq_linear_forward(const void *act, size_t act_bytes, const void *packed,
                                size_t packed_bytes, const float *bias, float *y,
                                size_t y_stride);

@@ -252,15 +252,13 @@ int fpq_pack_weights(const fpq_format *w_fmt, const void *codes, size_t out_feat
     code_bytes = need ? linear_code_bytes(&f.p, out_features, in_features) : 0;
     if (!need || !code_bytes)
         return FPQ_ERR_SIZE;
-    if (linear_misaligned(row_scales, sizeof(float)))
+    if (linear_misaligned(row_scales, sizeof(float)) || linear_misaligned(packed, 16))
         return FPQ_ERR_ALIGN;
     for (r = 0; r < out_features; r++)
         if (!fpqi_scale_is_valid(row_scales[r]))
             return FPQ_ERR_SCALE;
     if (packed_bytes < need)
         return FPQ_ERR_CAPACITY;
-    if (linear_misaligned(packed, 16))
-        return FPQ_ERR_ALIGN;
     if (linear_overlap(packed, need, codes, code_bytes) ||
         linear_overlap(packed, need, row_scales, out_features * sizeof(float)))
         return FPQ_ERR_OVERLAP;
@@ -292,9 +290,11 @@ static int32_t linear_codes_to_ints(const fpqi_linear_format *f, uint8_t *row, s
     return fpqi_linear_wrap_sub(sum, 0, 0);
 }
 
-/* The checks both activation calls share, in the documented order after the NULL checks. */
+/* The checks both activation calls share, in the documented order after the NULL checks;
+ * x (the float input of the fused call, else NULL) adds its stride and alignment. */
 static int linear_act_check(const fpq_format *x_fmt, fpqi_linear_format *f, size_t tokens,
-                            size_t k, float scale, void *act, size_t act_bytes, size_t *need)
+                            size_t k, const float *x, size_t x_stride, float scale, void *act,
+                            size_t act_bytes, size_t *need)
 {
     int status = linear_format_init(x_fmt, f);
     if (status != FPQ_OK)
@@ -302,12 +302,14 @@ static int linear_act_check(const fpq_format *x_fmt, fpqi_linear_format *f, size
     *need = fpq_linear_activations_size(tokens, k);
     if (!*need)
         return FPQ_ERR_SIZE;
+    if (x && (x_stride < k || x_stride > LINEAR_SIZE_CAP / sizeof(float) / tokens))
+        return FPQ_ERR_SIZE;
+    if (linear_misaligned(act, 16) || (x && linear_misaligned(x, sizeof(float))))
+        return FPQ_ERR_ALIGN;
     if (!fpqi_scale_is_valid(scale))
         return FPQ_ERR_SCALE;
     if (act_bytes < *need)
         return FPQ_ERR_CAPACITY;
-    if (linear_misaligned(act, 16))
-        return FPQ_ERR_ALIGN;
     return FPQ_OK;
 }
 
@@ -322,7 +324,8 @@ int fpq_linear_pack_activations(const fpq_format *x_fmt, const void *codes, size
 
     if (!x_fmt || !codes || !act)
         return FPQ_ERR_NULL;
-    status = linear_act_check(x_fmt, &f, tokens, in_features, scale, act, act_bytes, &need);
+    status = linear_act_check(x_fmt, &f, tokens, in_features, NULL, 0, scale, act, act_bytes,
+                              &need);
     if (status != FPQ_OK)
         return status;
     code_bytes = linear_code_bytes(&f.p, tokens, in_features);
@@ -380,13 +383,10 @@ int fpq_linear_quantize_activations(const fpq_format *x_fmt, const float *x, siz
 
     if (!x_fmt || !x || !act)
         return FPQ_ERR_NULL;
-    status = linear_act_check(x_fmt, &f, tokens, in_features, scale, act, act_bytes, &need);
+    status = linear_act_check(x_fmt, &f, tokens, in_features, x, x_stride, scale, act,
+                              act_bytes, &need);
     if (status != FPQ_OK)
         return status;
-    if (x_stride < in_features || x_stride > LINEAR_SIZE_CAP / sizeof(float) / tokens)
-        return FPQ_ERR_SIZE;
-    if (linear_misaligned(x, sizeof(float)))
-        return FPQ_ERR_ALIGN;
     x_len = ((tokens - 1) * x_stride + in_features) * sizeof(float);
     if (linear_overlap(act, need, x, x_len))
         return FPQ_ERR_OVERLAP;
