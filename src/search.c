@@ -244,6 +244,8 @@ size_t fpq_search_memory(const fpq_search *s)
     return s ? s->bytes : 0;
 }
 
+static void search_scan(const float *x, size_t n, uint32_t *amax, size_t *nonfinite);
+
 /* ---- adding a batch ----------------------------------------------------------------------- */
 
 /* A validated batch. */
@@ -375,19 +377,10 @@ static int search_grow(fpq_search *s, fpqi_search_group *grp, size_t need)
 /* Appends x[0..n) (float32 already) and their weights to a group, tracking amax. */
 static void search_append(fpqi_search_group *grp, const float *x, const float *w, size_t n)
 {
-    uint32_t amax = grp->amax_bits;
-    size_t i, nonfinite = 0;
     memcpy(grp->x + grp->n, x, n * sizeof(float));
     if (grp->w)
         memcpy(grp->w + grp->n, w, n * sizeof(float));
-    for (i = 0; i < n; i++) {
-        uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
-        int finite = a < 0x7f800000u;
-        nonfinite += (size_t)!finite;
-        amax = finite && a > amax ? a : amax;
-    }
-    grp->amax_bits = amax;
-    grp->nonfinite += nonfinite;
+    search_scan(x, n, &grp->amax_bits, &grp->nonfinite);
     grp->n += n;
 }
 
@@ -564,16 +557,41 @@ size_t fpqi_search_read(const fpq_search *s, size_t g, size_t off, size_t max, f
 
 /* ---- one-shot search of a tensor in place ------------------------------------------------- */
 
+/* The largest finite |x| (as bits, at least *amax) and the non-finite count of x[0..n):
+ * four independent lanes, so that the compare-and-keep chains overlap. */
+static void search_scan(const float *x, size_t n, uint32_t *amax, size_t *nonfinite)
+{
+    uint32_t m[4] = {0, 0, 0, 0};
+    size_t i, nf = 0;
+    int l;
+    for (i = 0; i + 4 <= n; i += 4)
+        for (l = 0; l < 4; l++) {
+            uint32_t a = fpqi_f2u(x[i + (size_t)l]) & 0x7fffffffu;
+            uint32_t finite = a < 0x7f800000u ? a : 0u;
+            nf += a >= 0x7f800000u;
+            m[l] = finite > m[l] ? finite : m[l];
+        }
+    for (; i < n; i++) {
+        uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
+        nf += a >= 0x7f800000u;
+        m[0] = a < 0x7f800000u && a > m[0] ? a : m[0];
+    }
+    for (l = 0; l < 4; l++)
+        *amax = m[l] > *amax ? m[l] : *amax;
+    *nonfinite += nf;
+}
+
 /* Sizes, amax and non-finite counts of the groups of a borrowed tensor. */
 static void search_borrowed_stats(fpq_search *s, const search_batch *b)
 {
     float buf[SEARCH_WIDEN], wbuf[SEARCH_WIDEN];
+    /* float32 rows are read in place, whole; other reads fill the buffers */
+    int direct = b->elem_type == FPQ_FLOAT32 && b->granularity != FPQ_PER_COLUMN;
     size_t g;
 
     for (g = 0; g < s->num_groups; g++) {
         fpqi_search_group *grp = &s->groups[g];
-        size_t off, len, i, nonfinite = 0;
-        uint32_t amax = 0;
+        size_t off, len;
         switch (b->granularity) {
         case FPQ_PER_TENSOR: grp->n = b->rows * b->cols; break;
         case FPQ_PER_ROW: grp->n = b->cols; break;
@@ -584,16 +602,10 @@ static void search_borrowed_stats(fpq_search *s, const search_batch *b)
         }
         for (off = 0; off < grp->n; off += len) {
             const float *x, *w;
-            len = fpqi_search_read(s, g, off, SEARCH_WIDEN, buf, wbuf, &x, &w);
-            for (i = 0; i < len; i++) {
-                uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
-                int finite = a < 0x7f800000u;
-                nonfinite += (size_t)!finite;
-                amax = finite && a > amax ? a : amax;
-            }
+            len = fpqi_search_read(s, g, off, direct ? grp->n : SEARCH_WIDEN, buf, wbuf, &x,
+                                   &w);
+            search_scan(x, len, &grp->amax_bits, &grp->nonfinite);
         }
-        grp->amax_bits = amax;
-        grp->nonfinite = nonfinite;
     }
 }
 
