@@ -8,10 +8,14 @@
  */
 #include "fpq_test.h"
 
+#include <fenv.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(_M_X64)
+#  include <xmmintrin.h>
+#endif
 
 static fpq_format fmt_named(const char *name)
 {
@@ -963,6 +967,94 @@ static void test_reparameterized_layer_beats_per_tensor_activations(void)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Threads and the caller's floating-point environment */
+
+static void test_activation_threads_give_identical_bytes(void)
+{
+    enum { R = 256, C = 1100 }; /* 281600 elements: above the 2^18 threading threshold */
+    fpq_format f = fmt_named("e2m1");
+    fpq_tensor t = tensor_2d(R, C, FPQ_FLOAT32);
+    size_t bytes = fpq_tensor_code_bytes(&f, &t, 0);
+    float *x = (float *)malloc(R * C * 4), *y1 = (float *)malloc(R * C * 4);
+    float *y2 = (float *)malloc(R * C * 4), s;
+    unsigned char *c1 = (unsigned char *)malloc(bytes), *c2 = (unsigned char *)malloc(bytes);
+    int *k = (int *)malloc(C * sizeof(int));
+    double shared;
+    outlier_activations(x, R, C, 31337);
+    plan_for(&f, x, R, C, &shared, k, &s);
+    CHECK(fpq_set_num_threads(1) == FPQ_OK);
+    CHECK(fpq_reparam_quantize(&f, &t, x, s, k, 0, c1, bytes) == FPQ_OK);
+    CHECK(fpq_reparam_fake_quantize(&f, &t, x, s, k, 0, y1) == FPQ_OK);
+    CHECK(fpq_set_num_threads(3) == FPQ_OK);
+    CHECK(fpq_reparam_quantize(&f, &t, x, s, k, 0, c2, bytes) == FPQ_OK);
+    CHECK(fpq_reparam_fake_quantize(&f, &t, x, s, k, 0, y2) == FPQ_OK);
+    CHECK(fpq_set_num_threads(0) == FPQ_OK);
+    CHECK(memcmp(c1, c2, bytes) == 0);
+    CHECK(memcmp(y1, y2, R * C * 4) == 0);
+    free(x);
+    free(y1);
+    free(y2);
+    free(c1);
+    free(c2);
+    free(k);
+}
+
+/* Everything the calls compute, for comparing runs under different FP environments. */
+typedef struct env_results {
+    double biases[6], shared;
+    int offsets[6];
+    float scale, folded[12], fake[12], y[4];
+    unsigned char codes[6];
+} env_results;
+
+static void run_everything(env_results *r)
+{
+    fpq_format f = fmt_named("e2m1");
+    fpq_tensor t = tensor_2d(2, 6, FPQ_FLOAT32);
+    static const float maxvals[6] = {3.3f, 0.71f, 1e-3f, 17.0f, 0.0999f, 2.5e-38f};
+    /* Subnormal inputs and results, ties, and quotients that round differently upward. */
+    static const float x[12] = {1.1f, -0.3f, 7e-4f, 16.9f, 0.05f, 1e-39f,
+                                -2.9f, 0.7f, -1e-3f, 3.3f, -0.0999f, 2.4e-38f};
+    static const float w[12] = {0.3f, -1.7f, 2.2e-38f, 0.9f, -0.01f, 5e-39f,
+                                -0.2f, 0.4f, 1e-3f, -3.0f, 0.77f, 1e-37f};
+    float ws[2] = {0.0123f, 3.1e-37f};
+    memset(r, 0, sizeof *r);
+    CHECK(fpq_reparam_biases(&f, maxvals, 6, r->biases) == FPQ_OK);
+    CHECK(fpq_reparam_shared_bias(&f, r->biases, 6, &r->shared) == FPQ_OK);
+    CHECK(fpq_reparam_offsets(&f, r->biases, 6, r->shared + 0.37, r->offsets, &r->scale) ==
+          FPQ_OK);
+    CHECK(fpq_reparam_fold(&t, w, r->offsets, r->folded, NULL) == FPQ_OK);
+    CHECK(fpq_reparam_quantize(&f, &t, x, r->scale, r->offsets, 0, r->codes, 6) == FPQ_OK);
+    CHECK(fpq_reparam_fake_quantize(&f, &t, x, r->scale, r->offsets, 0, r->fake) == FPQ_OK);
+    CHECK(fpq_reparam_linear_reference(&f, r->codes, 6, 2, 6, r->scale, &f, r->codes, 6, 2, ws,
+                                       NULL, 0, r->y) == FPQ_OK);
+}
+
+static void test_results_ignore_the_callers_fp_environment(void)
+{
+    static const int modes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+    env_results base, other;
+    size_t i;
+    run_everything(&base);
+    CHECK(base.folded[5] != 0.0f); /* a subnormal result is there to flush */
+    for (i = 0; i < 3; i++) {
+        CHECK(fesetround(modes[i]) == 0);
+        run_everything(&other);
+        fesetround(FE_TONEAREST);
+        CHECKF(memcmp(&base, &other, sizeof base) == 0, "rounding mode %u", (unsigned)i);
+    }
+#if defined(__x86_64__) || defined(_M_X64)
+    {
+        unsigned csr = _mm_getcsr();
+        _mm_setcsr(csr | 0x8040u); /* FTZ and DAZ */
+        run_everything(&other);
+        _mm_setcsr(csr);
+        CHECK(memcmp(&base, &other, sizeof base) == 0);
+    }
+#endif
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 const fpqt_case fpqt_reparam_cases[] = {
     {"reparam biases follow the paper's formula", test_biases_follow_the_paper_formula},
@@ -989,5 +1081,9 @@ const fpqt_case fpqt_reparam_cases[] = {
      test_reference_layer_offsets_and_activations},
     {"reparam reparameterized layer beats per-tensor activations",
      test_reparameterized_layer_beats_per_tensor_activations},
+    {"reparam activation thread counts give identical bytes",
+     test_activation_threads_give_identical_bytes},
+    {"reparam results ignore the caller's FP environment",
+     test_results_ignore_the_callers_fp_environment},
     {NULL, NULL},
 };
