@@ -282,9 +282,22 @@ static int layer_reserve(fpq_layer_search *s, size_t need)
     return FPQ_OK;
 }
 
-int fpq_layer_search_add_batch(fpq_layer_search *s, const float *x, size_t tokens)
+/* Per-channel maxima of a batch: compared in the default environment (DAZ would take
+ * subnormal inputs for zeros). */
+static int layer_observe(fpq_layer_search *s, const float *x, size_t tokens)
 {
     size_t t, c;
+    for (t = 0; t < tokens; t++)
+        for (c = 0; c < s->in; c++) {
+            float a = fabsf(x[t * s->in + c]);
+            if (a > s->col_amax[c])
+                s->col_amax[c] = a;
+        }
+    return FPQ_OK;
+}
+
+int fpq_layer_search_add_batch(fpq_layer_search *s, const float *x, size_t tokens)
+{
     int status;
 
     if (!s || !x)
@@ -300,12 +313,7 @@ int fpq_layer_search_add_batch(fpq_layer_search *s, const float *x, size_t token
     if (status != FPQ_OK)
         return status;
     memcpy(s->x + s->tokens * s->in, x, tokens * s->in * sizeof(float));
-    for (t = 0; t < tokens; t++)
-        for (c = 0; c < s->in; c++) {
-            float a = fabsf(x[t * s->in + c]);
-            if (a > s->col_amax[c])
-                s->col_amax[c] = a;
-        }
+    FPQI_IN_DEFAULT_FPENV(status, layer_observe(s, x, tokens));
     s->tokens += tokens;
     return FPQ_OK;
 }

@@ -7,6 +7,7 @@
  */
 #include "fpq_test.h"
 
+#include <fenv.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,7 +308,7 @@ static void test_threads(void)
     static const size_t one[] = {LS_TOKENS};
     fpq_layer_search_options o;
     ls_result *a = (ls_result *)malloc(3 * sizeof(ls_result)), *b = a + 1, *c = a + 2;
-    int saved = fpq_num_threads(), m;
+    int m;
     float *w, *x;
     ls_make_layer(12, LS_OUT, LS_IN, LS_TOKENS, 20.0f, &w, &x);
     for (m = FPQ_LAYER_METRIC_L2; m <= FPQ_LAYER_METRIC_PEARSON; m += 4) {
@@ -321,7 +322,33 @@ static void test_threads(void)
         CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, c) == FPQ_OK);
         CHECKF(ls_same(a, b) && ls_same(a, c), "metric %d", m);
     }
-    fpq_set_num_threads(saved);
+    fpq_set_num_threads(0);
+    free(a);
+    free(w);
+    free(x);
+}
+
+/* The caller's rounding mode does not change a bit of the result. */
+static void test_rounding_mode(void)
+{
+    static const size_t two[] = {35, 35};
+    static const int modes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+    fpq_layer_search_options o;
+    ls_result *a = (ls_result *)malloc(2 * sizeof(ls_result)), *b = a + 1;
+    float *w, *x;
+    int i;
+    ls_make_layer(17, LS_OUT, LS_IN, LS_TOKENS, 20.0f, &w, &x);
+    ls_small_options(&o);
+    o.rounds = 1;
+    CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, two, 2, a) == FPQ_OK);
+    for (i = 0; i < 3; i++) {
+        int st;
+        fesetround(modes[i]);
+        st = ls_solve(&o, w, x, LS_OUT, LS_IN, two, 2, b);
+        fesetround(FE_TONEAREST);
+        CHECK(st == FPQ_OK);
+        CHECKF(ls_same(a, b), "rounding mode %d", modes[i]);
+    }
     free(a);
     free(w);
     free(x);
@@ -667,6 +694,7 @@ const fpqt_case fpqt_layer_search_cases[] = {
     {"layer search: reported errors equal a recomputation, every measure",
      test_reported_errors},
     {"layer search: one candidate g = 1 is the max-based start", test_single_candidate},
+    {"layer search: the caller's rounding mode does not matter", test_rounding_mode},
     {"layer search: per-channel beats per-tensor on outlier channels",
      test_per_channel_outliers},
     {"layer search: statuses, outputs untouched on error", test_bad_input},
