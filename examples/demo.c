@@ -373,5 +373,6 @@ int main(void)
     print_granularity(&fmts[F_E2M1]);
     demo_reparam();
     demo_linear();
+    demo_search();
     return 0;
 }

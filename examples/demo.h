@@ -27,4 +27,8 @@ void demo_reparam(void);
 /* The W4A4 linear layer computed four ways, with timings (demo_linear.c). */
 void demo_linear(void);
 
+/* Max-based against searched clipping per format, and the format the search picks
+ * (demo_search.c). */
+void demo_search(void);
+
 #endif
