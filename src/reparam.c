@@ -96,7 +96,8 @@ static int reparam_check_format(const fpq_format *fmt, fpqi_params *p)
 
 int fpq_reparam_observe(const fpq_tensor *t, const void *x, float *absmax)
 {
-    float buf[REPARAM_CHUNK];
+    float buf[REPARAM_BAND];
+    uint32_t amax[REPARAM_BAND];
     reparam_shape sh;
     size_t r, c0, j;
     int status;
@@ -109,17 +110,17 @@ int fpq_reparam_observe(const fpq_tensor *t, const void *x, float *absmax)
         return FPQ_ERR_ALIGN;
     if (reparam_overlap(absmax, sh.cols * sizeof(float), x, reparam_span(&sh)))
         return FPQ_ERR_OVERLAP;
-    /* Integer compares on |x|'s bits: NaN patterns sort above Inf, so a NaN sticks. */
-    for (c0 = 0; c0 < sh.cols; c0 += REPARAM_CHUNK) {
-        size_t n = sh.cols - c0 < REPARAM_CHUNK ? sh.cols - c0 : REPARAM_CHUNK;
-        uint32_t amax[REPARAM_CHUNK];
+    /* Integer compares on |x|'s bits: NaN patterns sort above Inf, so a NaN sticks. Bands of
+     * columns, each walked row by row. */
+    for (c0 = 0; c0 < sh.cols; c0 += REPARAM_BAND) {
+        size_t n = sh.cols - c0 < REPARAM_BAND ? sh.cols - c0 : REPARAM_BAND;
         for (j = 0; j < n; j++)
             amax[j] = fpqi_f2u(absmax[c0 + j]) & 0x7fffffffu;
         for (r = 0; r < sh.rows; r++) {
             const float *row = reparam_row_run(&sh, x, r, c0, n, buf);
             for (j = 0; j < n; j++) {
-                uint32_t a = fpqi_f2u(row[j]) & 0x7fffffffu;
-                amax[j] = a > amax[j] ? a : amax[j];
+                uint32_t v = fpqi_f2u(row[j]) & 0x7fffffffu;
+                amax[j] = v > amax[j] ? v : amax[j];
             }
         }
         for (j = 0; j < n; j++)

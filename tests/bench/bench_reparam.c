@@ -2,8 +2,8 @@
  * bench_reparam.c - speed of the pre-shifted activation kernel against the per-tensor one.
  *
  * Built and run by `make bench`. Not a test: it only prints. For activations X [ROWS x COLS]
- * (float32, e2m1, packed codes) it times, on the backend in use, single-threaded and then on
- * two threads: fpq_tensor_quantize with one scale (per tensor), fpq_reparam_quantize (shared
+ * (float32, e2m1, packed codes) it times, on every backend the CPU has single-threaded and on
+ * the best one with two threads: fpq_tensor_quantize with one scale (per tensor), fpq_reparam_quantize (shared
  * scale, per-column power-of-two pre-shift), and fpq_tensor_quantize with per-column float32
  * scales s * 2^-k_c (the same codes through the tensor API, for comparison); then the same
  * three for fake-quantization. Each figure is the best of RUNS runs of at least TARGET_S,
@@ -159,7 +159,7 @@ int main(void)
                                         "per column (fpq_tensor_quantize)"};
     ctx c;
     size_t i;
-    int threads, fake, op;
+    int threads, fake, op, b;
 
     memset(&c, 0, sizeof c);
     check(fpq_format_from_name("e2m1", &c.fmt), "format");
@@ -185,21 +185,30 @@ int main(void)
         c.offsets[i] = (int)((i * 7) % 4);
         c.col_scales[i] = ldexpf(SHARED_SCALE, -c.offsets[i]);
     }
-    printf("fpq %s, backend %s: e2m1 activations %d x %d float32 (best of %d runs)\n",
-           fpq_version_string(), fpq_backend_name(), ROWS, COLS, RUNS);
-    for (threads = 1; threads <= 2; threads++) {
-        check(fpq_set_num_threads(threads), "threads");
-        for (fake = 0; fake <= 1; fake++) {
-            double best[3];
-            printf("%s, %d thread(s) (%d in use):\n", fake ? "fake-quantize" : "quantize",
-                   threads, fpq_num_threads());
-            c.fake = fake;
-            rates(&c, best);
-            for (op = OP_PER_TENSOR; op <= OP_PER_COLUMN; op++)
-                printf("  %-36s %7.3f Gelem/s  %5.2fx per tensor\n", names[op],
-                       best[op] * 1e-9, best[op] / best[OP_PER_TENSOR]);
+    printf("fpq %s: e2m1 activations %d x %d float32 (best of %d interleaved runs)\n",
+           fpq_version_string(), ROWS, COLS, RUNS);
+    /* Every backend single-threaded, then the best one on two threads. */
+    for (b = 0; fpq_backend_at(b) != NULL; b++) {
+        if (!fpq_backend_available(fpq_backend_at(b)))
+            continue;
+        check(fpq_set_backend(fpq_backend_at(b)), "backend");
+        for (threads = 1; threads <= 2; threads++) {
+            if (threads == 2 && b > 0)
+                continue;
+            check(fpq_set_num_threads(threads), "threads");
+            for (fake = 0; fake <= 1; fake++) {
+                double best[3];
+                printf("%s, backend %s, %d thread(s):\n", fake ? "fake-quantize" : "quantize",
+                       fpq_backend_name(), fpq_num_threads());
+                c.fake = fake;
+                rates(&c, best);
+                for (op = OP_PER_TENSOR; op <= OP_PER_COLUMN; op++)
+                    printf("  %-36s %7.3f Gelem/s  %5.2fx per tensor\n", names[op],
+                           best[op] * 1e-9, best[op] / best[OP_PER_TENSOR]);
+            }
         }
     }
+    check(fpq_set_backend("auto"), "backend");
     check(fpq_set_num_threads(1), "threads");
     bench_layer();
     free(c.x);
