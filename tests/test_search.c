@@ -78,17 +78,16 @@ static size_t group_of(const fpq_tensor *t, size_t r, size_t c)
 
 /* ---- the brute force: candidates as the header defines them, errors via fake_quantize --- */
 
-static float model_scale(const fpq_search_options *o, const fpq_format *f, int c, float amax)
+static float model_scale(const fpq_search_options *o, const fpq_format *f, float max_finite,
+                         int c, float amax)
 {
-    fpq_format_limits lim;
     double s;
     int n = o->num_candidates;
-    fpq_format_limits_get(f, &lim);
     if (o->grid == FPQ_GRID_CLIP) {
         double r = n == 1 ? o->grid_high : o->grid_low + c * (o->grid_high - o->grid_low) / (n - 1);
-        s = amax * r / lim.max_finite;
+        s = amax * r / max_finite;
     } else {
-        double b0 = f->bias + log2(lim.max_finite) - log2(amax);
+        double b0 = f->bias + log2(max_finite) - log2(amax);
         s = exp2(f->bias - b0 * (o->grid_low + c * (o->grid_high - o->grid_low) / n));
     }
     if (!(s >= FLT_MIN && s <= FLT_MAX))
@@ -159,10 +158,12 @@ static double *model_table(const fpq_format *fmts, size_t nf, const fpq_search_o
         m.o = o;
         m.w = gw;
         for (f = 0; f < nf; f++) {
+            fpq_format_limits lim;
             int c;
+            fpq_format_limits_get(&fmts[f], &lim);
             for (c = 0; c < (int)nc; c++) {
                 double *e = &table[(g * nf + f) * nc + (size_t)c];
-                float s = amax > 0 ? model_scale(o, &fmts[f], c, amax) : 1.0f;
+                float s = amax > 0 ? model_scale(o, &fmts[f], lim.max_finite, c, amax) : 1.0f;
                 if (amax == 0) {
                     *e = 0;
                 } else if (s == 0.0f) {
@@ -371,7 +372,7 @@ static void test_fast_matches_brute_force(void)
                     fpq_tensor t = make_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT32, grans[gi], 8);
                     fpq_search_options o;
                     fpq_search_options_init(grid, &o);
-                    o.num_candidates = 23;
+                    o.num_candidates = 13;
                     o.objective = objs[oi];
                     o.weights = oi == 3 ? FPQ_WEIGHTS_PER_COLUMN : FPQ_WEIGHTS_PER_ELEMENT;
                     o.callback = sum_callback;
@@ -534,7 +535,7 @@ static void test_streamed_batches(void)
             fpq_tensor t = make_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT16, grans[gi], 16);
             outcome one;
             fpq_search_options_init(FPQ_GRID_CLIP, &o);
-            o.num_candidates = 20;
+            o.num_candidates = 10;
             o.objective = obj;
             /* per-row and per-block groups are rows: their batches repeat the shape */
             if (grans[gi] == FPQ_PER_ROW || grans[gi] == FPQ_PER_BLOCK)
