@@ -816,10 +816,11 @@ FPQ_API int fpq_reparam_unfold(const fpq_tensor *t, const void *w, const int *of
  * (fpq_tensor_dequantize per tensor) to get 2^k_c * x^, which W' expects. Every backend gives
  * the same bits, for every thread count. offsets[c] must lie in [0, 2^E - 1] and
  * shared_scale * 2^-offsets[c] be a valid scale.
- * Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_FORMAT (invalid, or E8M0), FPQ_ERR_SIZE,
- * FPQ_ERR_ARGUMENT (tensor fields, an offset out of the window), FPQ_ERR_SCALE (shared_scale,
- * or a channel scale, invalid), FPQ_ERR_FLAGS, FPQ_ERR_CAPACITY, FPQ_ERR_ALIGN,
- * FPQ_ERR_OVERLAP; checked in that order. */
+ * Returns FPQ_OK or, checked in this order: FPQ_ERR_NULL; FPQ_ERR_FORMAT (invalid, or E8M0);
+ * the tensor description (FPQ_ERR_ARGUMENT: struct_size, reserved, element type; then
+ * FPQ_ERR_SIZE: shape); FPQ_ERR_SCALE (shared_scale invalid); FPQ_ERR_ARGUMENT (an offset
+ * out of the window); FPQ_ERR_SCALE (a channel scale subnormal); FPQ_ERR_FLAGS;
+ * FPQ_ERR_CAPACITY; FPQ_ERR_ALIGN; FPQ_ERR_OVERLAP. */
 FPQ_API int fpq_reparam_quantize(const fpq_format *fmt, const fpq_tensor *t, const void *x,
                                  float shared_scale, const int *offsets, unsigned flags,
                                  void *codes, size_t codes_bytes);

@@ -268,10 +268,11 @@ typedef struct reparam_fold_call {
 static size_t reparam_fold_run(const reparam_fold_call *fc, size_t r, size_t c0, size_t n)
 {
     float xbuf[REPARAM_CHUNK], ybuf[REPARAM_CHUNK], back[REPARAM_CHUNK];
+    uint16_t narrowed[REPARAM_CHUNK];
     const reparam_shape *sh = &fc->sh;
     const float *x = reparam_row_run(sh, fc->in, r, c0, n, xbuf);
     char *dst = (char *)fc->out + (r * sh->stride + c0) * sh->elem_size;
-    const float *check = ybuf;
+    const float *result = ybuf;
     size_t j, rounded = 0;
 
     /* x * 2^(+-k) is exact in double (k <= 255); one rounding to float32. For the 16-bit
@@ -279,18 +280,19 @@ static size_t reparam_fold_run(const reparam_fold_call *fc, size_t r, size_t c0,
      * (their values carry at most 11 significant bits), so it is still one rounding. */
     for (j = 0; j < n; j++)
         ybuf[j] = reparam_to_float(ldexp((double)x[j], fc->direction * fc->offsets[c0 + j]));
-    if (sh->elem_type == FPQ_FLOAT32) {
-        memcpy(dst, ybuf, n * sizeof(float));
-    } else {
-        fc->k->narrow(sh->elem_type, ybuf, n, dst);
-        fc->k->widen(sh->elem_type, dst, n, back);
-        check = back;
+    if (sh->elem_type != FPQ_FLOAT32) {
+        fc->k->narrow(sh->elem_type, ybuf, n, narrowed); /* the stored value, widened back */
+        fc->k->widen(sh->elem_type, narrowed, n, back);
+        result = back;
     }
+    /* Counted before the store: in place, x is the output row (float32). */
     for (j = 0; j < n; j++) {
         double exact = ldexp((double)x[j], fc->direction * fc->offsets[c0 + j]);
-        if (x[j] == x[j] && (double)check[j] != exact)
+        if (x[j] == x[j] && (double)result[j] != exact)
             rounded++;
     }
+    memcpy(dst, sh->elem_type == FPQ_FLOAT32 ? (const void *)ybuf : (const void *)narrowed,
+           n * sh->elem_size);
     return rounded;
 }
 

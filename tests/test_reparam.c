@@ -234,8 +234,9 @@ static void test_fold_is_exact_and_unfold_restores_bits(void)
         CHECK(memcmp(u, w, R * C * esz) == 0); /* NaN bits pass through unchanged */
         /* In place gives the same bytes. */
         memcpy(u, w, R * C * esz);
-        CHECK(fpq_reparam_fold(&t, u, k, u, NULL) == FPQ_OK);
-        CHECK(memcmp(u, f, R * C * esz) == 0);
+        inexact = 99;
+        CHECK(fpq_reparam_fold(&t, u, k, u, &inexact) == FPQ_OK);
+        CHECK(memcmp(u, f, R * C * esz) == 0 && inexact == 0);
         free(w);
         free(f);
         free(u);
@@ -260,6 +261,14 @@ static void test_fold_underflow_rounds_and_is_counted(void)
     CHECK(fpq_reparam_fold(&t, w, k, out, &inexact) == FPQ_OK);
     CHECK(inexact == 2);
     CHECK(out[0] == (float)ldexp(1.5, -129));
+    /* In place: the same values and the same count. */
+    {
+        float w2[4];
+        size_t inexact2 = 0;
+        memcpy(w2, w, sizeof w2);
+        CHECK(fpq_reparam_fold(&t, w2, k, w2, &inexact2) == FPQ_OK);
+        CHECK(inexact2 == 2 && memcmp(w2, out, sizeof out) == 0);
+    }
     CHECK(fpqt_f2u(out[1]) == 0x00100000u); /* 2^-129: the three low bits rounded away */
     CHECK(fpqt_f2u(out[2]) == 0u);
     CHECK(fpqt_f2u(out[3]) == 0x80000000u);
@@ -278,6 +287,13 @@ static void test_fold_underflow_rounds_and_is_counted(void)
     CHECK(ho[1] == 0x0200u);
     CHECK(ho[2] == 0x0000u);
     CHECK(ho[3] == 0x7c00u);
+    {
+        uint16_t h2[4];
+        size_t inexact2 = 0;
+        memcpy(h2, h, sizeof h2);
+        CHECK(fpq_reparam_fold(&t, h2, k, h2, &inexact2) == FPQ_OK);
+        CHECK(inexact2 == 2 && memcmp(h2, ho, sizeof ho) == 0);
+    }
     /* Unfold overflows to Inf and counts it. */
     h[0] = 0x7bffu; /* 65504 */
     k[0] = 1;
