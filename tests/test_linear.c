@@ -275,6 +275,7 @@ static void test_random_all_backends(void)
         {"e2m1", "e2m3", 10, 35, 83, 0, 1, 0},  /* 6-bit weights: the byte layout */
         {"e2m3", "e2m3", 2, 96, 300, 1, 0, 0},
         {"e3m0", "e3m0", 17, 70, 5000, 0, 1, 0}, /* a piece boundary when packing weights */
+        {"e2m1", "e2m1", 9, 67, 28000, 0, 1, 0}, /* >= 2^24 multiply-adds: threads split it */
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -389,7 +390,7 @@ static void test_equals_reparam_reference(void)
 static void test_fused_quantize_equals_quantize_then_pack(void)
 {
     static const char *const names[] = {"e2m1", "e3m0", "e2m3", "e0m3"};
-    size_t tokens = 70, k = 3001, stride = 3010, n, i, t;
+    size_t tokens = 90, k = 3001, stride = 3010, n, i, t; /* >= 2^18 elements: threads */
     float *x = (float *)lin_alloc(tokens * stride * sizeof(float));
     uint64_t rng = 0xf05ed;
     for (i = 0; i < tokens * stride; i++) {

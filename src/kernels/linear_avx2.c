@@ -59,6 +59,8 @@ LINEAR_AVX2_PRIM __m256i linear_avx2_dot(__m256i acc, __m256i w, __m256i x)
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
+LINEAR_AVX2_PRIM __m256i linear_avx2_add(__m256i a, __m256i b) { return _mm256_add_epi32(a, b); }
+
 LINEAR_AVX2_PRIM void linear_avx2_store(int32_t *p, __m256i acc)
 {
     _mm256_storeu_si256((__m256i *)(void *)p, acc);
@@ -75,6 +77,7 @@ LINEAR_AVX2_PRIM void linear_avx2_store(int32_t *p, __m256i acc)
 #define lin_bcast linear_avx2_bcast
 #define lin_dot linear_avx2_dot
 #define lin_store linear_avx2_store
+#define lin_add linear_avx2_add
 
 #include "linear_impl.h"
 

@@ -58,6 +58,8 @@ LINEAR_AVX512_PRIM __m512i linear_avx512_dot(__m512i acc, __m512i w, __m512i x)
     return _mm512_dpbusd_epi32(acc, w, x);
 }
 
+LINEAR_AVX512_PRIM __m512i linear_avx512_add(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
+
 LINEAR_AVX512_PRIM void linear_avx512_store(int32_t *p, __m512i acc)
 {
     _mm512_storeu_si512(p, acc);
@@ -74,6 +76,7 @@ LINEAR_AVX512_PRIM void linear_avx512_store(int32_t *p, __m512i acc)
 #define lin_bcast linear_avx512_bcast
 #define lin_dot linear_avx512_dot
 #define lin_store linear_avx512_store
+#define lin_add linear_avx512_add
 
 #include "linear_impl.h"
 

@@ -14,7 +14,8 @@
  *   lin_zero() lin_load(p) lin_lut(int8 table[16]) lin_lo(raw, lut) lin_hi(raw, lut)
  *     (low / high nibbles of raw through the table) lin_wide(raw) (bytes of integers to the
  *     dot product's weight form) lin_bcast(p) (4 bytes to every lane)
- *     lin_dot(acc, w, x) (every lane += the sum of its 4 byte products) lin_store(p, acc).
+ *     lin_dot(acc, w, x) (every lane += the sum of its 4 byte products) lin_add(a, b)
+ *     (int32 lanes, wrapping) lin_store(p, acc).
  * Every sum is exact in int32 (linear.c bounds in_features), and the float32 outputs come
  * from fpqi_linear_finish(), the same function the scalar reference calls: bit-identical.
  */
@@ -42,7 +43,7 @@
 LIN_STEP void LIN_FN(block)(const fpqi_linear_problem *pb, const uint8_t *wt, size_t t0,
                             const int nt, const int wide, int32_t *out)
 {
-    lin_acc acc[LIN_TOKENS][LIN_VECS];
+    lin_acc acc[LIN_TOKENS][LIN_VECS], acc_hi[2][LIN_VECS];
     const lin_b lut = lin_lut(pb->lut);
     const size_t group_bytes = wide ? 128 : 64;
     const int8_t *x = pb->x + t0 * pb->x_stride;
@@ -52,6 +53,9 @@ LIN_STEP void LIN_FN(block)(const fpqi_linear_problem *pb, const uint8_t *wt, si
     for (t = 0; t < nt; t++)
         for (i = 0; i < LIN_VECS; i++)
             acc[t][i] = lin_zero();
+    for (t = 0; t < 2; t++)
+        for (i = 0; i < LIN_VECS; i++)
+            acc_hi[t][i] = lin_zero();
     for (g = 0; g < pb->groups; g++) {
         lin_b lo[LIN_VECS], hi[LIN_VECS];
         for (i = 0; i < LIN_VECS; i++) {
@@ -71,13 +75,22 @@ LIN_STEP void LIN_FN(block)(const fpqi_linear_problem *pb, const uint8_t *wt, si
         for (t = 0; t < nt; t++) {
             const int8_t *xt = x + (size_t)t * pb->x_stride + 8 * g;
             lin_b x0 = lin_bcast(xt), x1 = lin_bcast(xt + 4);
-            for (i = 0; i < LIN_VECS; i++)
-                acc[t][i] = lin_dot(lin_dot(acc[t][i], lo[i], x0), hi[i], x1);
+            for (i = 0; i < LIN_VECS; i++) {
+                /* With few tokens the chain of dot products on one accumulator would set the
+                 * pace: the high nibbles get accumulators of their own. */
+                if (nt <= 2) {
+                    acc[t][i] = lin_dot(acc[t][i], lo[i], x0);
+                    acc_hi[t][i] = lin_dot(acc_hi[t][i], hi[i], x1);
+                } else {
+                    acc[t][i] = lin_dot(lin_dot(acc[t][i], lo[i], x0), hi[i], x1);
+                }
+            }
         }
     }
     for (t = 0; t < nt; t++)
         for (i = 0; i < LIN_VECS; i++)
-            lin_store(out + t * LIN_ROWS + i * LIN_LANES, acc[t][i]);
+            lin_store(out + t * LIN_ROWS + i * LIN_LANES,
+                      nt <= 2 ? lin_add(acc[t][i], acc_hi[t][i]) : acc[t][i]);
 }
 
 /* A constant token count for every case; counts past LIN_TOKENS never come. */
@@ -167,4 +180,5 @@ void LIN_KERNEL(const fpqi_linear_problem *pb, size_t row_begin, size_t row_end)
 #undef lin_wide
 #undef lin_bcast
 #undef lin_dot
+#undef lin_add
 #undef lin_store

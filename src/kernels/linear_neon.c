@@ -43,6 +43,8 @@ LINEAR_NEON_PRIM int32x4_t linear_neon_dot_plain(int32x4_t acc, int8x16_t w, int
     return vaddq_s32(acc, vpaddq_s32(lo, hi));
 }
 
+LINEAR_NEON_PRIM int32x4_t linear_neon_add(int32x4_t a, int32x4_t b) { return vaddq_s32(a, b); }
+
 LINEAR_NEON_PRIM void linear_neon_store(int32_t *p, int32x4_t acc) { vst1q_s32(p, acc); }
 
 #define lin_b int8x16_t
@@ -61,6 +63,7 @@ LINEAR_NEON_PRIM void linear_neon_store(int32_t *p, int32x4_t acc) { vst1q_s32(p
 #define lin_wide linear_neon_wide
 #define lin_bcast linear_neon_bcast
 #define lin_store linear_neon_store
+#define lin_add linear_neon_add
 #define lin_dot linear_neon_dot_plain
 #define LIN_TARGET
 #define LIN_PREFIX linear_neon
@@ -90,6 +93,7 @@ linear_neon_dot_sdot(int32x4_t acc, int8x16_t w, int8x16_t x)
 #define lin_wide linear_neon_wide
 #define lin_bcast linear_neon_bcast
 #define lin_store linear_neon_store
+#define lin_add linear_neon_add
 #define lin_dot linear_neon_dot_sdot
 #define LIN_TARGET LINEAR_NEON_DOT_TARGET
 #define LIN_PREFIX linear_neondot
