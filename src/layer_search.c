@@ -321,7 +321,7 @@ int fpq_layer_search_add_batch(fpq_layer_search *s, const float *x, size_t token
 /* ----- error measures --------------------------------------------------------------------- */
 
 /* Sums over one unit (a row over tokens, or a token over outputs) of y and y^ = scale * acc:
- * s the pointwise metric (L1 / L2 / weighted L2), and the moments cosine and Pearson need. */
+ * s the pointwise metric (L1 / L2 / weighted L2), or the moments cosine and Pearson need. */
 typedef struct layer_sums {
     double s, yh, yh2, yyh;
 } layer_sums;
@@ -331,12 +331,13 @@ static void layer_sums_add(int metric, const double *y, const double *acc, doubl
 {
     double s = 0.0, yh = 0.0, yh2 = 0.0, yyh = 0.0;
     size_t j;
-    for (j = 0; j < n; j++) {
-        const double a = y[j], b = scale * acc[j];
-        yh += b;
-        yh2 += b * b;
-        yyh += a * b;
-    }
+    if (metric == FPQ_LAYER_METRIC_COSINE || metric == FPQ_LAYER_METRIC_PEARSON)
+        for (j = 0; j < n; j++) {
+            const double a = y[j], b = scale * acc[j];
+            yh += b;
+            yh2 += b * b;
+            yyh += a * b;
+        }
     /* one loop per measure: no branch in the loop */
     switch (metric) {
     case FPQ_LAYER_METRIC_L1:
@@ -419,7 +420,8 @@ typedef struct layer_ctx {
     float *xqt;       /* I x T, the same transposed */
     float *wq;        /* O x I, quantized weights the activation passes use */
     float *row_scale; /* O */
-    double *wft;      /* I x O, wq^T with column c times 2^-k_c */
+    double *wt;       /* I x O, wq^T */
+    double *fac_prev, *fac_cur; /* I: 2^-k_c of the previous and the current run */
     double *acc;      /* max(T, O) x max(O, T): per-unit sums of format value x operand */
     uint8_t *code_old, *code_new; /* max(T, O) x I */
     double *best_b, *best_err;    /* O */
@@ -630,11 +632,12 @@ static void layer_rows_pass(layer_ctx *c, int f, const double *base, size_t ncan
 /* ----- activation pass: shared biases against the quantized weights wq ------------------- */
 
 /* Tokens of block `blk` at one candidate (shared scale `shared`, per-channel scales
- * `col_scale`): codes, sums (in full when `full`, else by the changed codes), and the block's
+ * `col_scale`, factors 2^-k_c `fac`): codes, sums (in full when `full`, else by the codes and
+ * factors that changed since the last candidate, whose factors were `fac_old`), and the block's
  * error sums into *out. */
 static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double *vals,
-                              size_t blk, float shared, float *col_scale, int full,
-                              layer_sums *out)
+                              size_t blk, float shared, float *col_scale, const double *fac,
+                              const double *fac_old, int full, layer_sums *out)
 {
     const size_t T = c->T, I = c->I, O = c->O;
     const size_t t0 = blk * LAYER_TOKEN_BLOCK;
@@ -668,11 +671,14 @@ static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double 
             memset(acc, 0, O * sizeof *acc);
             for (k = 0; k < I; k++)
                 if (vals[cur[k]] != 0.0)
-                    layer_axpy_d(acc, vals[cur[k]], c->wft + k * O, O);
+                    layer_axpy_d(acc, vals[cur[k]] * fac[k], c->wt + k * O, O);
         } else {
-            for (k = 0; k < I; k++)
-                if (cur[k] != old[k] && vals[cur[k]] != vals[old[k]])
-                    layer_axpy_d(acc, vals[cur[k]] - vals[old[k]], c->wft + k * O, O);
+            for (k = 0; k < I; k++) {
+                /* value x 2^-k_c: exact, so unchanged channels give a zero difference */
+                const double d = vals[cur[k]] * fac[k] - vals[old[k]] * fac_old[k];
+                if (d != 0.0)
+                    layer_axpy_d(acc, d, c->wt + k * O, O);
+            }
         }
         memcpy(old, cur, I);
         layer_sums_add(metric, c->y + i * O, acc, (double)shared, O, &m);
@@ -706,24 +712,25 @@ static double layer_total_error(const layer_ctx *c, const layer_sums *blk)
     }
 }
 
-/* wft <- wq^T with column k times 2^-offs[k]: exact. */
-static void layer_fold_weights(layer_ctx *c)
+/* wt <- wq^T, so that a channel's weights are contiguous. */
+static void layer_transpose_weights(layer_ctx *c)
 {
     size_t r, k;
-    for (k = 0; k < c->I; k++) {
-        const double f = ldexp(1.0, -c->offs[k]);
+    for (k = 0; k < c->I; k++)
         for (r = 0; r < c->O; r++)
-            c->wft[k * c->O + r] = (double)c->wq[r * c->I + k] * f;
-    }
+            c->wt[k * c->O + r] = (double)c->wq[r * c->I + k];
 }
 
-/* Candidates [i0, i1) share the offsets c->offs (the folded weights wft): tokens are
- * independent across them, so one parallel region walks them all, block by block. */
+/* Candidates [i0, i1) share the offsets c->offs: tokens are independent across them, so one
+ * parallel region walks them all, block by block. The first candidate starts from the sums of
+ * the previous run (factors fac_prev), or from nothing when `first`. */
 static void layer_acts_run(layer_ctx *c, const fpq_format *fmt, const double *vals,
-                           size_t i0, size_t i1)
+                           size_t i0, size_t i1, int first)
 {
     long long nb = (long long)c->nblk, bb;
-    layer_fold_weights(c);
+    size_t k;
+    for (k = 0; k < c->I; k++)
+        c->fac_cur[k] = ldexp(1.0, -c->offs[k]);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->threads)
 #endif
@@ -740,11 +747,13 @@ static void layer_acts_run(layer_ctx *c, const fpq_format *fmt, const double *va
         for (i = i0; i < i1; i++) {
             for (k = 0; k < c->I; k++)
                 col_scale[k] = ldexpf(c->cand_scale[i], -c->offs[k]);
-            layer_token_block(c, fmt, vals, (size_t)bb, c->cand_scale[i], col_scale, i == i0,
+            layer_token_block(c, fmt, vals, (size_t)bb, c->cand_scale[i], col_scale, c->fac_cur,
+                              i == i0 ? c->fac_prev : c->fac_cur, first && i == i0,
                               c->blk + (i - i0) * c->nblk + (size_t)bb);
         }
         fpqi_fpenv_leave(&env);
     }
+    memcpy(c->fac_prev, c->fac_cur, c->I * sizeof(double));
 }
 
 /* For activation format f: err[i] of each shared bias cands[i] (Inf where not valid), the
@@ -755,8 +764,10 @@ static void layer_acts_pass(layer_ctx *c, int f, const double *cands, size_t nca
     const fpq_format *fmt = &c->o->act_formats[f];
     double vals[256];
     size_t i = 0, j, k;
+    int first = 1;
 
     layer_code_values(fmt, vals);
+    layer_transpose_weights(c);
     while (i < ncand) {
         if (!layer_act_scales(c, f, cands[i], &c->cand_scale[i])) {
             err[i++] = INFINITY;
@@ -768,7 +779,8 @@ static void layer_acts_pass(layer_ctx *c, int f, const double *cands, size_t nca
                 memcmp(c->offs, c->offs_prev, c->I * sizeof(int)) != 0)
                 break;
         memcpy(c->offs, c->offs_prev, c->I * sizeof(int));
-        layer_acts_run(c, fmt, vals, i, j);
+        layer_acts_run(c, fmt, vals, i, j, first);
+        first = 0;
         for (k = i; k < j; k++)
             err[k] = layer_total_error(c, c->blk + (k - i) * c->nblk);
         i = j;
@@ -1019,7 +1031,9 @@ static int layer_solve_checked(fpq_layer_search *s)
     c.xqt = (float *)layer_alloc(m, T * I, sizeof(float));
     c.wq = (float *)layer_alloc(m, O * I, sizeof(float));
     c.row_scale = (float *)layer_alloc(m, O, sizeof(float));
-    c.wft = (double *)layer_alloc(m, O * I, sizeof(double));
+    c.wt = (double *)layer_alloc(m, O * I, sizeof(double));
+    c.fac_prev = (double *)layer_alloc(m, I, sizeof(double));
+    c.fac_cur = (double *)layer_alloc(m, I, sizeof(double));
     c.acc = (double *)layer_alloc(m, T * O, sizeof(double));
     c.code_old = (uint8_t *)layer_alloc(m, units * I, 1);
     c.code_new = (uint8_t *)layer_alloc(m, units * I, 1);
@@ -1033,7 +1047,7 @@ static int layer_solve_checked(fpq_layer_search *s)
     c.offs_prev = (int *)layer_alloc(m, I, sizeof(int));
     errs = (double *)layer_alloc(m, 2 * c.ncand + FPQ_LAYER_MAX_FORMATS, sizeof(double));
     if (c.y && c.yt && c.row_sy && c.row_syy && c.tok_syy && c.grid && c.bw0 && c.bw && c.bc &&
-        c.xq && c.xqt && c.wq && c.row_scale && c.wft && c.acc && c.code_old && c.code_new &&
+        c.xq && c.xqt && c.wq && c.row_scale && c.wt && c.fac_prev && c.fac_cur && c.acc && c.code_old && c.code_new &&
         c.best_b && c.best_err && c.blk && c.cand_scale && c.thr_scale && c.col_scale && c.offs &&
         c.offs_prev && errs)
         status = layer_run(&c, errs);
@@ -1050,7 +1064,9 @@ static int layer_solve_checked(fpq_layer_search *s)
     layer_free(m, c.xqt);
     layer_free(m, c.wq);
     layer_free(m, c.row_scale);
-    layer_free(m, c.wft);
+    layer_free(m, c.wt);
+    layer_free(m, c.fac_prev);
+    layer_free(m, c.fac_cur);
     layer_free(m, c.acc);
     layer_free(m, c.code_old);
     layer_free(m, c.code_new);
