@@ -8,13 +8,17 @@
 
 #include <math.h>
 
-/* Round half to even, independent of the caller's rounding mode (nearbyint would follow it). */
+/* Round half to even, independent of the caller's rounding mode (nearbyint would follow it):
+ * v - floor(v) is exact, so the tie test sees v itself (floor(v + 0.5) would round
+ * 0.49999999999999994 up to 1). Finite v only. */
 static inline double fpqi_round_half_even(double v)
 {
-    double r = floor(v + 0.5);
-    if (r - v == 0.5 && fmod(r, 2.0) != 0.0)
-        r -= 1.0; /* a tie rounded up to an odd integer: take the even one below */
-    return r;
+    double f = floor(v), d = v - f;
+    if (d > 0.5)
+        return f + 1.0;
+    if (d < 0.5)
+        return f;
+    return fmod(f, 2.0) == 0.0 ? f : f + 1.0; /* a tie: the even neighbour */
 }
 
 /* The integer offset k_c in [0, 2^exp_bits - 1] of a channel whose own bias is b_c, under the

@@ -158,6 +158,26 @@ static double model_rne(double v)
 
 static void test_offsets_follow_the_reference_split(void)
 {
+    /* Ties go to even, and the largest double below 0.5 rounds down (not through v + 0.5). */
+    {
+        fpq_format e3 = fmt_named("e3m0");
+        const double below_half = 0.49999999999999994;
+        double tb[6];
+        int tk[6];
+        tb[0] = below_half;
+        tb[1] = 0.5;
+        tb[2] = 1.5;
+        tb[3] = 2.5;
+        tb[4] = 3.5 - 1e-15;
+        tb[5] = 4.5;
+        CHECK(fpq_reparam_offsets(&e3, tb, 6, below_half, tk, NULL) == FPQ_OK);
+        CHECK(tk[0] == 0 && tk[1] == 0 && tk[2] == 2 && tk[3] == 2 && tk[4] == 3 &&
+              tk[5] == 4);
+        CHECK(fpq_reparam_offsets(&e3, tb, 6, -0.5, tk, NULL) == FPQ_OK); /* z = -0 */
+        CHECK(tk[0] == 0 && tk[2] == 2 && tk[5] == 4);
+        CHECK(fpq_reparam_offsets(&e3, tb, 6, 1.5, tk, NULL) == FPQ_OK); /* z = 2 */
+        CHECK(tk[0] == 0 && tk[2] == 0 && tk[3] == 0 && tk[4] == 1 && tk[5] == 2);
+    }
     /* Hand-picked ties and window edges, then random biases against the model. */
     static const double shared[] = {2.5, 3.5, -3.802626132965088, 0.0, -0.5, 7.49};
     fpq_format fmts[3];
