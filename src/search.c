@@ -557,27 +557,18 @@ size_t fpqi_search_read(const fpq_search *s, size_t g, size_t off, size_t max, f
 
 /* ---- one-shot search of a tensor in place ------------------------------------------------- */
 
-/* The largest finite |x| (as bits, at least *amax) and the non-finite count of x[0..n):
- * four independent lanes, so that the compare-and-keep chains overlap. */
+/* The largest finite |x| (as bits, at least *amax) and the non-finite count of x[0..n). */
 static void search_scan(const float *x, size_t n, uint32_t *amax, size_t *nonfinite)
 {
-    uint32_t m[4] = {0, 0, 0, 0};
+    uint32_t m = *amax;
     size_t i, nf = 0;
-    int l;
-    for (i = 0; i + 4 <= n; i += 4)
-        for (l = 0; l < 4; l++) {
-            uint32_t a = fpqi_f2u(x[i + (size_t)l]) & 0x7fffffffu;
-            uint32_t finite = a < 0x7f800000u ? a : 0u;
-            nf += a >= 0x7f800000u;
-            m[l] = finite > m[l] ? finite : m[l];
-        }
-    for (; i < n; i++) {
+    for (i = 0; i < n; i++) {
         uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
-        nf += a >= 0x7f800000u;
-        m[0] = a < 0x7f800000u && a > m[0] ? a : m[0];
+        int finite = a < 0x7f800000u;
+        nf += (size_t)!finite;
+        m = finite && a > m ? a : m;
     }
-    for (l = 0; l < 4; l++)
-        *amax = m[l] > *amax ? m[l] : *amax;
+    *amax = m;
     *nonfinite += nf;
 }
 

@@ -402,30 +402,11 @@ FPQI_INLINE uint32_t search_slot(const search_slotter *sl, uint32_t a)
     return j;
 }
 
-/* The same when at most 4 thresholds share a key: 4 compares, unrolled (once j passes the
- * thresholds <= a it stays on the first one above, or on the sentinel). */
-FPQI_INLINE uint32_t search_slot4(const search_slotter *sl, uint32_t a)
-{
-    uint32_t key = a >> sl->shift, j;
-    const uint32_t *u = sl->unique;
-    if (key < sl->kmin)
-        return 0;
-    if (key > sl->kmax)
-        return sl->nu;
-    j = sl->table[key - sl->kmin];
-    j += u[j] <= a;
-    j += u[j] <= a;
-    j += u[j] <= a;
-    j += u[j] <= a;
-    return j;
-}
-
 /* Adds x[0..len) (weights wt, or 1) to the slots: slot j at st[3 * (j + 1)]. */
 static void search_accumulate_run(const search_slotter *sl, const float *x, const float *wt,
                                   size_t len, double *st)
 {
     size_t i;
-    int few = sl->run <= 4;
     for (i = 0; i < len; i++) {
         uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
         double v, wi;
@@ -434,7 +415,7 @@ static void search_accumulate_run(const search_slotter *sl, const float *x, cons
             continue;
         v = (double)fpqi_u2f(a);
         wi = wt ? (double)wt[i] : 1.0;
-        slot = st + 3 * (size_t)((few ? search_slot4(sl, a) : search_slot(sl, a)) + 1);
+        slot = st + 3 * (size_t)(search_slot(sl, a) + 1);
         slot[0] += wi;
         slot[1] += wi * v;
         slot[2] += wi * v * v;
