@@ -825,28 +825,38 @@ static void test_clamped_and_extreme_channels(void)
 
 static void test_reference_layer_offsets_and_activations(void)
 {
-    enum { R = 32, C = 256 };
-    /* summary.json "layer": a_E 2, a_M 1, a_interval, a_interval_zero_point. */
+    enum { N = 512, R = 64, C = 256 };
+    /* summary.json "layer": a_E 2, a_M 1, a_interval, a_interval_zero_point -4. */
     const double shared = -3.802626132965088;
     fpq_format f = fmt_named("e2m1");
     size_t nb = 0, nx = 0, ns = 0, c, r, compared = 0;
-    float *ab = (float *)fpqt_read_data("llmfp4/reparam/a_bias.f32", &nb);
-    float *x = (float *)fpqt_read_data("llmfp4/reparam/x_rows32.f32", &nx);
-    float *xs = (float *)fpqt_read_data("llmfp4/reparam/x_sim_rows32.f32", &ns);
-    double b[C];
-    int k[C], hist[4] = {0, 0, 0, 0};
-    float s, y[R * C];
-    fpq_tensor t = tensor_2d(R, C, FPQ_FLOAT32);
-    if (!ab || !x || !xs || nb != C * 4 || nx != R * C * 4 || ns != R * C * 4) {
+    float *ab = (float *)fpqt_read_data("llmfp4/layer/a_bias.f32", &nb);
+    float *x = (float *)fpqt_read_data("llmfp4/layer/X.f32", &nx);
+    float *xs = (float *)fpqt_read_data("llmfp4/layer/x_sim_rows64.f32", &ns);
+    double b[C], mine[C];
+    int k[C], k_mine[C], hist[4] = {0, 0, 0, 0};
+    float s, amax[C], *y = (float *)malloc(R * C * sizeof(float));
+    fpq_tensor all = tensor_2d(N, C, FPQ_FLOAT32), t = tensor_2d(R, C, FPQ_FLOAT32);
+    if (!ab || !x || !xs || nb != C * 4 || nx != N * C * 4 || ns != R * C * 4) {
         CHECK(!"reference layer data");
         free(ab);
         free(x);
         free(xs);
+        free(y);
         return;
     }
-    for (c = 0; c < C; c++)
+    /* The biases from the calibration input's column maxima are the reference's a_bias (it
+     * computes them in float32). */
+    memset(amax, 0, sizeof amax);
+    CHECK(fpq_reparam_observe(&all, x, amax) == FPQ_OK);
+    CHECK(fpq_reparam_biases(&f, amax, C, mine) == FPQ_OK);
+    for (c = 0; c < C; c++) {
         b[c] = ab[c];
+        CHECKF(fabs(mine[c] - b[c]) < 2e-6, "c%u: %.9g vs %.9g", (unsigned)c, mine[c], b[c]);
+    }
     CHECK(fpq_reparam_offsets(&f, b, C, shared, k, &s) == FPQ_OK);
+    CHECK(fpq_reparam_offsets(&f, mine, C, shared, k_mine, NULL) == FPQ_OK);
+    CHECK(memcmp(k, k_mine, sizeof k) == 0);
     /* The reference's zero point is -4: its window of channel biases is [-4, -1]. */
     for (c = 0; c < C; c++) {
         double r4 = floor(b[c] + 0.5);
@@ -858,18 +868,19 @@ static void test_reference_layer_offsets_and_activations(void)
     for (r = 0; r < R; r++)
         for (c = 0; c < C; c++) {
             float sc = (float)ldexp((double)s, -k[c]);
-            float ref = xs[r * C + c], mine = y[r * C + c];
+            float ref = xs[r * C + c], got = y[r * C + c];
             if (fabsf(ref) > 6.0f * sc * 1.000001f)
                 continue; /* the reference's quirk: one level above the format */
             compared++;
-            CHECKF(fabs((double)mine - (double)ref) <= 1e-6 * fabs((double)ref),
-                   "r%u c%u k%d: x %a mine %a ref %a", (unsigned)r, (unsigned)c, k[c],
-                   x[r * C + c], mine, ref);
+            CHECKF(fabs((double)got - (double)ref) <= 1e-6 * fabs((double)ref),
+                   "r%u c%u k%d: x %a got %a ref %a", (unsigned)r, (unsigned)c, k[c],
+                   x[r * C + c], got, ref);
         }
     CHECK(compared > R * C * 99 / 100);
     free(ab);
     free(x);
     free(xs);
+    free(y);
 }
 
 /* ------------------------------------------------------------------------------------------ */
