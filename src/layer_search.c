@@ -26,8 +26,10 @@
 #  include <omp.h>
 #endif
 
-/* Tokens per unit of work and of error reduction in the activation passes. */
+/* Tokens per unit of work and of error reduction in the activation passes; output rows per
+ * unit of work in the weight passes. */
 #define LAYER_TOKEN_BLOCK 16
+#define LAYER_ROW_BLOCK 8
 #define LAYER_MAX_STEPS 100000
 #define LAYER_MAX_ROUNDS 100
 
@@ -420,7 +422,7 @@ typedef struct layer_ctx {
     float *xqt;       /* I x T, the same transposed */
     float *wq;        /* O x I, quantized weights the activation passes use */
     float *row_scale; /* O */
-    double *wt;       /* I x O, wq^T */
+    float *wt;        /* I x O, wq^T */
     double *fac_prev, *fac_cur; /* I: 2^-k_c of the previous and the current run */
     double *acc;      /* max(T, O) x max(O, T): per-unit sums of format value x operand */
     uint8_t *code_old, *code_new; /* max(T, O) x I */
@@ -477,19 +479,6 @@ static void layer_axpy(double *restrict acc, double v, const float *restrict col
     }
     for (; j < n; j++)
         acc[j] += v * (double)col[j];
-}
-
-static void layer_axpy_d(double *restrict acc, double v, const double *restrict col, size_t n)
-{
-    size_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        acc[j] += v * col[j];
-        acc[j + 1] += v * col[j + 1];
-        acc[j + 2] += v * col[j + 2];
-        acc[j + 3] += v * col[j + 3];
-    }
-    for (; j < n; j++)
-        acc[j] += v * col[j];
 }
 
 /* Per-channel scales of shared bias b for activation format f: s * 2^-k_c, k_c by the
@@ -567,64 +556,88 @@ static int layer_set_weights(layer_ctx *c, int f, const double *b)
 
 /* ----- weight pass: per-row biases against the current quantized activations ------------ */
 
-/* Row r at candidate i: codes, the row's sums, its error; keeps the best. *fresh: the row has
- * no valid state yet (its sums are computed in full, not updated). */
-static void layer_row_step(layer_ctx *c, const fpq_format *fmt, const double *vals,
-                           const double *base, size_t i, size_t r, int *fresh)
+/* Rows [r0, r1) (at most LAYER_ROW_BLOCK) at candidate i: codes, the rows' sums, their errors;
+ * keeps the best. fresh[j]: row r0 + j has no valid state yet (its sums are computed in full,
+ * not updated). The loop runs channel by channel over the block's rows, so that a column of
+ * the activations serves every row of the block while it is in cache; each row's sums still
+ * add the channels in increasing order. */
+static void layer_rows_step(layer_ctx *c, const fpq_format *fmt, const double *vals,
+                            const double *base, size_t i, size_t r0, size_t r1, int *fresh)
 {
     const size_t T = c->T, I = c->I;
-    uint8_t *old = c->code_old + r * I, *cur = c->code_new + r * I;
-    double *acc = c->acc + r * T;
-    double b = layer_candidate_bias(c->o->grid, base[r], c->grid[i]), err;
-    layer_sums m;
-    float sc;
-    size_t k;
+    double b[LAYER_ROW_BLOCK];
+    float sc[LAYER_ROW_BLOCK];
+    int ok[LAYER_ROW_BLOCK];
+    size_t r, j, k;
 
-    if (fpq_scale_from_bias(fmt, b, &sc) != FPQ_OK)
-        return; /* skipped: the state stays that of the last valid candidate */
-    fpq_quantize(fmt, c->s->w + r * I, I, sc, FPQ_UNPACKED, cur);
-    if (*fresh) {
-        memset(acc, 0, T * sizeof *acc);
-        for (k = 0; k < I; k++)
-            if (vals[cur[k]] != 0.0)
-                layer_axpy(acc, vals[cur[k]], c->xqt + k * T, T);
-        *fresh = 0;
-    } else {
-        for (k = 0; k < I; k++)
-            if (cur[k] != old[k] && vals[cur[k]] != vals[old[k]])
-                layer_axpy(acc, vals[cur[k]] - vals[old[k]], c->xqt + k * T, T);
+    for (r = r0; r < r1; r++) {
+        j = r - r0;
+        b[j] = layer_candidate_bias(c->o->grid, base[r], c->grid[i]);
+        ok[j] = fpq_scale_from_bias(fmt, b[j], &sc[j]) == FPQ_OK; /* else skipped: the state
+                                                                    stays the last valid one */
+        if (!ok[j])
+            continue;
+        fpq_quantize(fmt, c->s->w + r * I, I, sc[j], FPQ_UNPACKED, c->code_new + r * I);
+        if (fresh[j])
+            memset(c->acc + r * T, 0, T * sizeof(double));
     }
-    memcpy(old, cur, I);
-    layer_sums_add(c->o->metric, c->yt + r * T, acc, (double)sc, T, &m);
-    err = layer_unit_error(c->o->metric, (double)T, c->row_sy[r], c->row_syy[r], &m);
-    if (err < c->best_err[r]) {
-        c->best_err[r] = err;
-        c->best_b[r] = b;
+    for (k = 0; k < I; k++) {
+        const float *col = c->xqt + k * T;
+        for (r = r0; r < r1; r++) {
+            const uint8_t cur = c->code_new[r * I + k], old = c->code_old[r * I + k];
+            double d;
+            j = r - r0;
+            if (!ok[j] || (!fresh[j] && cur == old))
+                continue;
+            d = fresh[j] ? vals[cur] : vals[cur] - vals[old];
+            if (d != 0.0)
+                layer_axpy(c->acc + r * T, d, col, T);
+        }
+    }
+    for (r = r0; r < r1; r++) {
+        layer_sums m;
+        double err;
+        j = r - r0;
+        if (!ok[j])
+            continue;
+        fresh[j] = 0;
+        memcpy(c->code_old + r * I, c->code_new + r * I, I);
+        layer_sums_add(c->o->metric, c->yt + r * T, c->acc + r * T, (double)sc[j], T, &m);
+        err = layer_unit_error(c->o->metric, (double)T, c->row_sy[r], c->row_syy[r], &m);
+        if (err < c->best_err[r]) {
+            c->best_err[r] = err;
+            c->best_b[r] = b[j];
+        }
     }
 }
 
 /* For weight format f: every row's best bias among the candidates around base[0..O) (ncand
  * of them from c->grid) into best_b / best_err (best_b NaN where none was valid). Rows are
- * independent: one parallel region, each row walking every candidate. */
+ * independent: one parallel region, each block of rows walking every candidate. */
 static void layer_rows_pass(layer_ctx *c, int f, const double *base, size_t ncand)
 {
     const fpq_format *fmt = &c->o->weight_formats[f];
     double vals[256];
-    long long rows = (long long)c->O, rr;
+    long long blocks = (long long)((c->O + LAYER_ROW_BLOCK - 1) / LAYER_ROW_BLOCK), bb;
 
     layer_code_values(fmt, vals);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4) num_threads(c->threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->threads)
 #endif
-    for (rr = 0; rr < rows; rr++) {
+    for (bb = 0; bb < blocks; bb++) {
+        const size_t r0 = (size_t)bb * LAYER_ROW_BLOCK;
+        const size_t r1 = r0 + LAYER_ROW_BLOCK < c->O ? r0 + LAYER_ROW_BLOCK : c->O;
+        int fresh[LAYER_ROW_BLOCK];
         fpqi_fpenv env;
-        int fresh = 1;
-        size_t i;
+        size_t i, r;
         fpqi_fpenv_enter(&env);
-        c->best_err[rr] = INFINITY;
-        c->best_b[rr] = NAN;
+        for (r = r0; r < r1; r++) {
+            fresh[r - r0] = 1;
+            c->best_err[r] = INFINITY;
+            c->best_b[r] = NAN;
+        }
         for (i = 0; i < ncand; i++)
-            layer_row_step(c, fmt, vals, base, i, (size_t)rr, &fresh);
+            layer_rows_step(c, fmt, vals, base, i, r0, r1, fresh);
         fpqi_fpenv_leave(&env);
     }
 }
@@ -662,26 +675,25 @@ static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double 
     fpq_tensor_quantize(fmt, &t, c->s->x + t0 * I, &sc, FPQ_UNPACKED, c->code_new + t0 * I,
                         (t1 - t0) * I);
 
+    /* channel by channel over the block's tokens: a weight column serves every token of the
+     * block while it is in cache; each token's sums still add the channels in order */
+    for (i = t0; i < t1; i++)
+        if (full)
+            memset(c->acc + i * O, 0, O * sizeof(double));
+    for (k = 0; k < I; k++) {
+        const float *col = c->wt + k * O;
+        for (i = t0; i < t1; i++) {
+            const uint8_t cur = c->code_new[i * I + k], old = c->code_old[i * I + k];
+            /* value x 2^-k_c: exact, so an unchanged channel gives a zero difference */
+            const double d = full ? vals[cur] * fac[k] : vals[cur] * fac[k] - vals[old] * fac_old[k];
+            if (d != 0.0)
+                layer_axpy(c->acc + i * O, d, col, O);
+        }
+    }
     memset(&total, 0, sizeof total);
     for (i = t0; i < t1; i++) {
-        uint8_t *old = c->code_old + i * I;
-        const uint8_t *cur = c->code_new + i * I;
-        double *acc = c->acc + i * O;
-        if (full) {
-            memset(acc, 0, O * sizeof *acc);
-            for (k = 0; k < I; k++)
-                if (vals[cur[k]] != 0.0)
-                    layer_axpy_d(acc, vals[cur[k]] * fac[k], c->wt + k * O, O);
-        } else {
-            for (k = 0; k < I; k++) {
-                /* value x 2^-k_c: exact, so unchanged channels give a zero difference */
-                const double d = vals[cur[k]] * fac[k] - vals[old[k]] * fac_old[k];
-                if (d != 0.0)
-                    layer_axpy_d(acc, d, c->wt + k * O, O);
-            }
-        }
-        memcpy(old, cur, I);
-        layer_sums_add(metric, c->y + i * O, acc, (double)shared, O, &m);
+        memcpy(c->code_old + i * I, c->code_new + i * I, I);
+        layer_sums_add(metric, c->y + i * O, c->acc + i * O, (double)shared, O, &m);
         if (metric == FPQ_LAYER_METRIC_COSINE)
             m.s = layer_cosine_distance(c->tok_syy[i], m.yh2, m.yyh);
         total.s += m.s;
@@ -718,7 +730,7 @@ static void layer_transpose_weights(layer_ctx *c)
     size_t r, k;
     for (k = 0; k < c->I; k++)
         for (r = 0; r < c->O; r++)
-            c->wt[k * c->O + r] = (double)c->wq[r * c->I + k];
+            c->wt[k * c->O + r] = c->wq[r * c->I + k];
 }
 
 /* Candidates [i0, i1) share the offsets c->offs: tokens are independent across them, so one
@@ -1031,7 +1043,7 @@ static int layer_solve_checked(fpq_layer_search *s)
     c.xqt = (float *)layer_alloc(m, T * I, sizeof(float));
     c.wq = (float *)layer_alloc(m, O * I, sizeof(float));
     c.row_scale = (float *)layer_alloc(m, O, sizeof(float));
-    c.wt = (double *)layer_alloc(m, O * I, sizeof(double));
+    c.wt = (float *)layer_alloc(m, O * I, sizeof(float));
     c.fac_prev = (double *)layer_alloc(m, I, sizeof(double));
     c.fac_cur = (double *)layer_alloc(m, I, sizeof(double));
     c.acc = (double *)layer_alloc(m, T * O, sizeof(double));
@@ -1140,5 +1152,6 @@ int fpq_layer_search_get_activations(const fpq_layer_search *s, double *channel_
 }
 
 #undef LAYER_TOKEN_BLOCK
+#undef LAYER_ROW_BLOCK
 #undef LAYER_MAX_STEPS
 #undef LAYER_MAX_ROUNDS
