@@ -13,7 +13,8 @@
  * would take minutes at full size, so it runs on a subset (BRUTE_ROWS rows, BRUTE_ELEMS
  * elements) and is scaled linearly to the full size; the output says so. The brute force's
  * choices on the subset are checked against fpq's on the same subset.
- * Single thread first (fpq_set_num_threads(1)), then per-row with 2 threads.
+ * Single thread first (fpq_set_num_threads(1)), then per-row with 2 threads. Every time is
+ * the median of RUNS runs (a shared VM varies by 2x from run to run).
  * Memory: about 200 MB.
  */
 #define _POSIX_C_SOURCE 199309L
@@ -36,6 +37,7 @@
 #define CANDIDATES 100
 #define NUM_FORMATS 3
 #define CHUNK 16384
+#define RUNS 3
 
 static const char *const format_names[NUM_FORMATS] = {"e3m0", "e2m1", "e1m2"};
 
@@ -44,6 +46,11 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double median3(double a, double b, double c)
+{
+    return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
 }
 
 static uint64_t rng = 0x5eed5eedu;
@@ -158,28 +165,41 @@ static void bench_weight(const fpq_format *fmts, const float *w, float *q, float
     double t_fast1, t_fast2, t_obj, t_brute, t0;
     float best_scale[NUM_FORMATS], sub_scales[BRUTE_ROWS];
     double best_err[NUM_FORMATS], totals[NUM_FORMATS] = {0, 0, 0};
-    float (*brute_scales)[NUM_FORMATS] = malloc(sizeof(float) * NUM_FORMATS * BRUTE_ROWS);
+    float (*brute_scales)[NUM_FORMATS] =
+        (float (*)[NUM_FORMATS])malloc(sizeof(float) * NUM_FORMATS * BRUTE_ROWS);
     int format, sub_format, r, f, agree = 0;
 
+    double tb[RUNS];
+    int run;
+
     check(fpq_set_num_threads(1), "threads");
-    t_fast1 = run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0);
-    t_obj = run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 1);
+    t_fast1 = median3(run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0),
+                      run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0),
+                      run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0));
+    t_obj = median3(run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 1),
+                    run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 1),
+                    run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 1));
     run_fpq(fmts, w, BRUTE_ROWS, W_COLS, FPQ_PER_ROW, sub_scales, &sub_format, 0);
-    t0 = now();
-    for (r = 0; r < BRUTE_ROWS; r++) {
-        brute_group(fmts, w + (size_t)r * W_COLS, W_COLS, q, best_scale, best_err);
-        for (f = 0; f < NUM_FORMATS; f++) {
-            totals[f] += best_err[f];
-            brute_scales[r][f] = best_scale[f];
+    for (run = 0; run < RUNS; run++) {
+        t0 = now();
+        for (r = 0; r < BRUTE_ROWS; r++) {
+            brute_group(fmts, w + (size_t)r * W_COLS, W_COLS, q, best_scale, best_err);
+            for (f = 0; f < NUM_FORMATS && run == 0; f++) {
+                totals[f] += best_err[f];
+                brute_scales[r][f] = best_scale[f];
+            }
         }
+        tb[run] = (now() - t0) * (double)W_ROWS / BRUTE_ROWS;
     }
-    t_brute = (now() - t0) * (double)W_ROWS / BRUTE_ROWS;
+    t_brute = median3(tb[0], tb[1], tb[2]);
     f = totals[1] < totals[0] ? 1 : 0;
     f = totals[2] < totals[f] ? 2 : f;
     for (r = 0; r < BRUTE_ROWS; r++)
         agree += brute_scales[r][sub_format] == sub_scales[r];
     check(fpq_set_num_threads(2), "threads");
-    t_fast2 = run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0);
+    t_fast2 = median3(run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0),
+                      run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0),
+                      run_fpq(fmts, w, W_ROWS, W_COLS, FPQ_PER_ROW, scales, &format, 0));
 
     printf("weight %d x %d, per row, %d candidates x %d formats (L2):\n", W_ROWS, W_COLS,
            CANDIDATES, NUM_FORMATS);
@@ -202,13 +222,23 @@ static void bench_activation(const fpq_format *fmts, const float *x, float *q)
     float scale, sub_scale, best_scale[NUM_FORMATS];
     int format, sub_format, f, best_f = 0;
 
+    double tb[RUNS];
+    int run;
+
     check(fpq_set_num_threads(1), "threads");
-    t_fast = run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 0);
-    t_obj = run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 1);
+    t_fast = median3(run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 0),
+                     run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 0),
+                     run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 0));
+    t_obj = median3(run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 1),
+                    run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 1),
+                    run_fpq(fmts, x, 1, X_ELEMS, FPQ_PER_TENSOR, &scale, &format, 1));
     run_fpq(fmts, x, 1, BRUTE_ELEMS, FPQ_PER_TENSOR, &sub_scale, &sub_format, 0);
-    t0 = now();
-    brute_group(fmts, x, BRUTE_ELEMS, q, best_scale, best_err);
-    t_brute = (now() - t0) * (double)(X_ELEMS / BRUTE_ELEMS);
+    for (run = 0; run < RUNS; run++) {
+        t0 = now();
+        brute_group(fmts, x, BRUTE_ELEMS, q, best_scale, best_err);
+        tb[run] = (now() - t0) * (double)(X_ELEMS / BRUTE_ELEMS);
+    }
+    t_brute = median3(tb[0], tb[1], tb[2]);
     for (f = 1; f < NUM_FORMATS; f++)
         best_f = best_err[f] < best_err[best_f] ? f : best_f;
 
@@ -228,10 +258,10 @@ static void bench_activation(const fpq_format *fmts, const float *x, float *q)
 int main(void)
 {
     fpq_format fmts[NUM_FORMATS];
-    float *w = malloc(sizeof(float) * W_ROWS * W_COLS);
-    float *x = malloc(sizeof(float) * X_ELEMS);
-    float *q = malloc(sizeof(float) * CHUNK);
-    float *scales = malloc(sizeof(float) * W_ROWS);
+    float *w = (float *)malloc(sizeof(float) * W_ROWS * W_COLS);
+    float *x = (float *)malloc(sizeof(float) * X_ELEMS);
+    float *q = (float *)malloc(sizeof(float) * CHUNK);
+    float *scales = (float *)malloc(sizeof(float) * W_ROWS);
     size_t i;
     int f;
 
