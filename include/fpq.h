@@ -460,8 +460,9 @@ typedef struct fpq_allocator {
  * Usage: fpq_layer_search_options_init, fpq_layer_search_create (copies W),
  * fpq_layer_search_add_batch (copies X; any number of batches), fpq_layer_search_solve, the
  * getters, fpq_layer_search_destroy. The object keeps W and every calibration row (the
- * objective needs all of X): 4 * in * (out + tokens) bytes plus O(out + in); solve allocates
- * about 8 * tokens * out * 3 + 4 * in * (2 * tokens + 3 * out) bytes more while it runs.
+ * objective needs all of X): 4 * in * (out + tokens) bytes (X's buffer grows by doubling, so
+ * up to twice its rows) plus O(out + in); solve allocates about 24 * tokens * out
+ * + 8 * in * (tokens + out) + 2 * in * max(tokens, out) bytes more while it runs.
  * An object may be used by one thread at a time; solve itself runs on fpq_num_threads().
  * ------------------------------------------------------------------------------------------- */
 
