@@ -440,16 +440,14 @@ static double layer_candidate_bias(int grid, double base, double g)
 }
 
 /* The bias that maps amax onto the format's largest value: fmt->bias + log2(max) - log2(amax),
- * the reference's 2^E - log2(amax) + log2(2 - 2^-M) - 1 for the finite family, evaluated in
- * the order fpqi_reparam_channel_bias uses, so that both give the same bits. An all-zero group
- * has no range: +Inf. */
+ * the reference's 2^E - log2(amax) + log2(2 - 2^-M) - 1 for the finite family; through
+ * fpqi_reparam_channel_bias, so that fpq_reparam_biases gives the same bits. An all-zero group
+ * has no range: +Inf (inputs are finite, checked when added). */
 static double layer_initial_bias(const fpq_format *fmt, float amax)
 {
     fpq_format_limits lim;
     fpq_format_limits_get(fmt, &lim);
-    if (!(amax > 0.0f))
-        return INFINITY;
-    return (double)fmt->bias + log2((double)lim.max_finite) - log2((double)amax);
+    return fpqi_reparam_channel_bias(fmt->bias, log2((double)lim.max_finite), amax);
 }
 
 /* Format values of every code at scale 1 (codes of a NaN decode to NaN; the finite family

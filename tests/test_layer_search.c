@@ -463,6 +463,27 @@ static void test_per_channel_outliers(void)
             CHECK(pc->off[k] <= 1); /* outlier channels keep the widest ranges */
     }
     CHECK(spread);
+    /* the reparameterization calls give the same biases, offsets and scale, bit for bit */
+    {
+        fpq_tensor t;
+        float amax[LS_IN], shared = 0.0f;
+        double biases[LS_IN];
+        int offs[LS_IN];
+        memset(&t, 0, sizeof t);
+        t.struct_size = sizeof t;
+        t.rows = LS_TOKENS;
+        t.cols = t.row_stride = LS_IN;
+        t.elem_type = FPQ_FLOAT32;
+        t.granularity = FPQ_PER_COLUMN;
+        memset(amax, 0, sizeof amax);
+        CHECK(fpq_reparam_observe(&t, x, amax) == FPQ_OK);
+        CHECK(fpq_reparam_biases(&pc->sum.act_format, amax, LS_IN, biases) == FPQ_OK);
+        CHECK(fpq_reparam_offsets(&pc->sum.act_format, biases, LS_IN, pc->sum.act_bias, offs,
+                                  &shared) == FPQ_OK);
+        CHECK(memcmp(biases, pc->cbias, sizeof biases) == 0);
+        CHECK(memcmp(offs, pc->off, sizeof offs) == 0);
+        CHECK(fpqt_f2u(shared) == fpqt_f2u(pc->sum.act_scale));
+    }
     free(pt);
     free(w);
     free(x);
