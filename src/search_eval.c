@@ -32,6 +32,8 @@
 #define SEARCH_FINITE_LIMIT 0x7f800000u
 /* Entries past the last threshold, above every float32, that end the slot search. */
 #define SEARCH_SENTINELS 1
+/* Marks a table entry whose key some threshold shares: a few compares finish the search. */
+#define SEARCH_SHARED_KEY 0x80000000u
 
 struct fpqi_search_work {
     size_t max_ids, max_group;
@@ -336,13 +338,16 @@ static size_t search_unique(fpqi_search_work *w, const uint64_t *sorted, size_t 
 }
 
 /* A lookup of the slot of |x| (the number of thresholds <= |x|): the table maps the high bits
- * of |x| (bits >> shift) to the first threshold whose high bits are as large, and at most
- * `run` thresholds share high bits, so `run` compares finish the search without branches
- * (the thresholds are followed by SEARCH_SENTINELS entries above every float). */
+ * of |x| (bits >> shift) to the first threshold whose high bits are as large, marked
+ * SEARCH_SHARED_KEY when some threshold has that key; at most `run` thresholds share one. The
+ * thresholds are followed by SEARCH_SENTINELS entries above every float, which end a search.
+ * Large groups get a large table where most keys hold no threshold: their entry is the slot,
+ * and a rare branch finishes the others (search_slot_sparse). Small groups get a small table
+ * where most keys hold one: `run` compares without branches (search_slot_dense). */
 typedef struct search_slotter {
     const uint32_t *unique, *table;
     uint32_t nu, kmin, kmax;
-    int shift, run;
+    int shift, run, sparse;
 } search_slotter;
 
 /* Table entries for nu thresholds and a group of n elements: one per threshold, and more
@@ -374,16 +379,35 @@ static void search_slotter_make(fpqi_search_work *w, size_t nu, size_t n, search
     for (j = 0; j <= len; j++) {
         while (i < nu && (w->unique[i] >> shift) < sl->kmin + j)
             i++;
-        if (j > 0 && (int)(i - prev) > run)
-            run = (int)(i - prev); /* thresholds with key kmin + j - 1 */
+        if (j > 0 && i > prev) { /* thresholds with key kmin + j - 1 */
+            w->table[j - 1] |= SEARCH_SHARED_KEY;
+            run = (int)(i - prev) > run ? (int)(i - prev) : run;
+        }
         prev = i;
         if (j < len)
             w->table[j] = (uint32_t)i;
     }
     sl->run = run;
+    sl->sparse = n >= 16 * nu || run > 8;
 }
 
-FPQI_INLINE uint32_t search_slot(const search_slotter *sl, uint32_t a)
+FPQI_INLINE uint32_t search_slot_sparse(const search_slotter *sl, uint32_t a)
+{
+    uint32_t key = a >> sl->shift, j;
+    if (key < sl->kmin)
+        return 0;
+    if (key > sl->kmax)
+        return sl->nu;
+    j = sl->table[key - sl->kmin];
+    if (!(j & SEARCH_SHARED_KEY))
+        return j;
+    j &= ~SEARCH_SHARED_KEY;
+    while (sl->unique[j] <= a)
+        j++;
+    return j;
+}
+
+FPQI_INLINE uint32_t search_slot_dense(const search_slotter *sl, uint32_t a)
 {
     uint32_t key = a >> sl->shift, j;
     int t;
@@ -391,14 +415,9 @@ FPQI_INLINE uint32_t search_slot(const search_slotter *sl, uint32_t a)
         return 0;
     if (key > sl->kmax)
         return sl->nu;
-    j = sl->table[key - sl->kmin];
-    if (sl->run <= 8) {
-        for (t = 0; t < sl->run; t++)
-            j += sl->unique[j] <= a;
-        return j;
-    }
-    while (sl->unique[j] <= a) /* crowded thresholds: stop at the first above a */
-        j++;
+    j = sl->table[key - sl->kmin] & ~SEARCH_SHARED_KEY;
+    for (t = 0; t < sl->run; t++)
+        j += sl->unique[j] <= a;
     return j;
 }
 
@@ -415,7 +434,8 @@ static void search_accumulate_run(const search_slotter *sl, const float *x, cons
             continue;
         v = (double)fpqi_u2f(a);
         wi = wt ? (double)wt[i] : 1.0;
-        slot = st + 3 * (size_t)(search_slot(sl, a) + 1);
+        slot = st + 3 * (size_t)((sl->sparse ? search_slot_sparse(sl, a)
+                                             : search_slot_dense(sl, a)) + 1);
         slot[0] += wi;
         slot[1] += wi * v;
         slot[2] += wi * v * v;
@@ -646,3 +666,4 @@ void fpqi_search_eval_group(const struct fpq_search *s, fpqi_search_work *w, siz
 #undef SEARCH_CHUNK
 #undef SEARCH_FINITE_LIMIT
 #undef SEARCH_SENTINELS
+#undef SEARCH_SHARED_KEY

@@ -87,7 +87,7 @@ static float model_scale(const fpq_search_options *o, const fpq_format *f, float
         double r = n == 1 ? o->grid_high : o->grid_low + c * (o->grid_high - o->grid_low) / (n - 1);
         s = amax * r / max_finite;
     } else {
-        double b0 = f->bias + log2(max_finite) - log2(amax);
+        double b0 = f->bias + log2((double)max_finite) - log2((double)amax);
         s = exp2(f->bias - b0 * (o->grid_low + c * (o->grid_high - o->grid_low) / n));
     }
     if (!(s >= FLT_MIN && s <= FLT_MAX))
@@ -383,38 +383,45 @@ static void test_fast_matches_brute_force(void)
     }
 }
 
-/* Fast and exhaustive paths on bigger groups, 8-bit formats, both grids. */
+/* Fast and exhaustive paths on bigger groups, both grids: 8-bit formats per row (thresholds
+ * outnumber the elements), 4-bit formats per tensor (the elements outnumber the thresholds:
+ * the sparse slot table). */
 static void test_fast_equals_exhaustive(void)
 {
     enum { ROWS = 3, COLS = 6000 };
-    fpq_format fmts[8];
-    size_t nf = 0, i;
+    fpq_format fmts[2][8];
+    size_t nfs[2], i;
     float *x = (float *)malloc(ROWS * COLS * sizeof(float));
-    int grid, obj;
+    int grid, obj, k;
 
-    CHECK(fpq_search_default_formats(8, 1, fmts, 8, &nf) == FPQ_OK && nf == 6);
+    CHECK(fpq_search_default_formats(8, 1, fmts[0], 8, &nfs[0]) == FPQ_OK && nfs[0] == 6);
+    CHECK(fpq_search_default_formats(4, 1, fmts[1], 8, &nfs[1]) == FPQ_OK && nfs[1] == 4);
     fill(x, ROWS * COLS, 1, 77);
-    for (grid = FPQ_GRID_CLIP; grid <= FPQ_GRID_BIAS; grid++)
-        for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_L1; obj++) {
-            fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
-            fpq_search_options o;
-            outcome fast, slow;
-            double energy = energy_of(x, ROWS * COLS);
-            fpq_search_options_init(grid, &o);
-            o.num_candidates = 17;
-            o.objective = obj;
-            fast = run_search(fmts, nf, &o, &t, x, NULL, 1);
-            o.method = FPQ_SEARCH_EXHAUSTIVE;
-            slow = run_search(fmts, nf, &o, &t, x, NULL, 1);
-            CHECK(fast.status == FPQ_OK && slow.status == FPQ_OK);
-            for (i = 0; i < fast.nt; i++)
-                CHECKF(close_enough(fast.table[i], slow.table[i], energy),
-                       "grid %d obj %d [%zu]: %.17g vs %.17g", grid, obj, i, fast.table[i],
-                       slow.table[i]);
-            CHECK(fast.format == slow.format);
-            outcome_free(&fast);
-            outcome_free(&slow);
-        }
+    x[17] = 0.0f;
+    x[18] = -0.0f;
+    for (k = 0; k < 2; k++)
+        for (grid = FPQ_GRID_CLIP; grid <= FPQ_GRID_BIAS; grid++)
+            for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_L1; obj++) {
+                fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32,
+                                           k == 0 ? FPQ_PER_ROW : FPQ_PER_TENSOR, 0);
+                fpq_search_options o;
+                outcome fast, slow;
+                double energy = energy_of(x, ROWS * COLS);
+                fpq_search_options_init(grid, &o);
+                o.num_candidates = 17;
+                o.objective = obj;
+                fast = run_search(fmts[k], nfs[k], &o, &t, x, NULL, 0);
+                o.method = FPQ_SEARCH_EXHAUSTIVE;
+                slow = run_search(fmts[k], nfs[k], &o, &t, x, NULL, 0);
+                CHECK(fast.status == FPQ_OK && slow.status == FPQ_OK);
+                for (i = 0; i < fast.nt; i++)
+                    CHECKF(close_enough(fast.table[i], slow.table[i], energy),
+                           "formats %d grid %d obj %d [%zu]: %.17g vs %.17g", k, grid, obj, i,
+                           fast.table[i], slow.table[i]);
+                CHECK(fast.format == slow.format);
+                outcome_free(&fast);
+                outcome_free(&slow);
+            }
     free(x);
 }
 
@@ -658,7 +665,7 @@ static void test_bias_grid_is_the_reference(void)
     out = run_search(&f, 1, &o, &t, x, NULL, 1);
     CHECK(out.status == FPQ_OK && out.cands[0] >= 0);
     /* LLM-FP4: b0 = 2^E - log2(amax) + log2(2 - 2^-M) - 1, scale 2^(default bias - b) */
-    b0 = 4.0 - log2(0.3f) + log2(1.5) - 1.0;
+    b0 = 4.0 - log2((double)0.3f) + log2(1.5) - 1.0;
     b = b0 * (0.01 + out.cands[0] * 1.19 / 100);
     CHECK(out.scales[0] == (float)exp2(1.0 - b));
     CHECK(fabs(out.biases[0] - b) < 1e-6);
