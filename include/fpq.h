@@ -519,8 +519,10 @@ FPQ_API int fpq_layer_search_options_init(fpq_layer_search_options *opts, int bi
 /* Creates a search for the float32 weight W[out_features x in_features] (row-major, copied).
  * Returns FPQ_OK, FPQ_ERR_NULL (w, opts or out NULL), FPQ_ERR_SIZE (a dimension 0, or sizes
  * that overflow), FPQ_ERR_FORMAT (a listed format invalid or E8M0), FPQ_ERR_ARGUMENT (bad
- * options: struct_size, counts, indices, grid, rounds, metric, mode, reserved; or W holding
- * NaN or Inf), FPQ_ERR_ALIGN (w misaligned), FPQ_ERR_MEMORY. On error *out is untouched. */
+ * options: struct_size, counts, indices, grid, rounds, metric, mode, reserved, an allocator
+ * without alloc or free; or W holding NaN or Inf), FPQ_ERR_ALIGN (w misaligned),
+ * FPQ_ERR_MEMORY; checked in the order: pointers, options, sizes, alignment, W's values.
+ * On error *out is untouched. */
 FPQ_API int fpq_layer_search_create(const float *w, size_t out_features, size_t in_features,
                                     const fpq_layer_search_options *opts,
                                     fpq_layer_search **out);
