@@ -1,10 +1,11 @@
 # fpq - top-level Makefile.
 #
 #   make               libfpq.a and libfpq.so.0 into lib/
-#   make check         build and run the test suite
+#   make check         build and run the test suite (and replay the fuzz corpora: check-corpus)
 #   make demo          run the demo on its built-in synthetic data
 #   make bench         build and run the benchmarks
 #   make install       PREFIX=/usr/local DESTDIR= (uninstall removes the same files)
+#   make amalgamation  lib/fpq_single.h, the single header (python3; docs/single-header.md)
 #   make clean
 #
 # CC, CFLAGS and LDFLAGS given on the command line are added to the flags the build needs
@@ -66,7 +67,7 @@ SHARED_SONAME := libfpq.so.$(VERSION_MAJOR)
 # Exports only fpq_* (version node FPQ_0); docs/abi.md.
 SHARED_MAP := src/fpq.map
 
-.PHONY: all check demo bench install uninstall clean
+.PHONY: all check check-corpus demo bench install uninstall clean amalgamation
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(BUILDDIR)/fpq.pc
 
@@ -95,9 +96,30 @@ $(BUILDDIR)/fpq.pc: pkgconfig/fpq.pc.in Makefile
 $(BUILDDIR)/fpq_tests: $(TEST_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) $(TEST_OBJ) $(STATIC_LIB) -o $@ $(LIBS)
 
-check: $(BUILDDIR)/fpq_tests $(BUILDDIR)/quickstart
+check: $(BUILDDIR)/fpq_tests $(BUILDDIR)/quickstart check-corpus
 	$(BUILDDIR)/quickstart >/dev/null
 	$(BUILDDIR)/fpq_tests tests/data
+
+# The fuzz harnesses' committed corpora (tests/fuzz/corpus/<harness>/, the regression inputs
+# of fixed defects included), each replayed through its harness without libFuzzer
+# (tests/fuzz/replay_main.c): every invariant the harness checks applies to every file.
+FUZZ_HARNESSES := $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_REPLAY := $(FUZZ_HARNESSES:%=$(BUILDDIR)/fuzz/replay_%)
+
+$(FUZZ_REPLAY): $(BUILDDIR)/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c \
+		$(wildcard tests/fuzz/*.h) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< tests/fuzz/replay_main.c $(STATIC_LIB) -o $@ $(LIBS)
+
+check-corpus: $(FUZZ_REPLAY)
+	@set -e; for h in $(FUZZ_HARNESSES); do \
+	    log=$(BUILDDIR)/fuzz/$$h.log; \
+	    if ! $(BUILDDIR)/fuzz/replay_$$h tests/fuzz/corpus/$$h >$$log 2>&1; then \
+	        tail -n 40 $$log; echo "corpus replay FAILED: $$h (the last input named above)"; \
+	        exit 1; \
+	    fi; \
+	    echo "corpus $$h: $$(tail -n 1 $$log)"; \
+	done
 
 # The README's example: compiled and run so that it stays true.
 $(BUILDDIR)/quickstart: examples/quickstart.c $(STATIC_LIB)
@@ -124,6 +146,12 @@ $(BENCH_BIN): $(BUILDDIR)/%: tests/bench/%.c $(STATIC_LIB)
 bench: $(BENCH_BIN)
 	@set -e; for b in $(BENCH_BIN); do echo "== $$b"; $$b; done
 
+# The single header, generated from the sources (not committed: docs/single-header.md says why).
+amalgamation: $(LIBOUT)/fpq_single.h
+
+$(LIBOUT)/fpq_single.h: tools/amalgamate.py $(LIB_SRC) $(LIB_HDR)
+	python3 tools/amalgamate.py -o $@
+
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/fpq.h $(DESTDIR)$(INCLUDEDIR)/fpq.h
@@ -139,4 +167,5 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libfpq.so $(DESTDIR)$(PKGCONFIGDIR)/fpq.pc
 
 clean:
-	rm -rf $(BUILDDIR) $(LIBOUT)/libfpq.a $(LIBOUT)/libfpq.so $(LIBOUT)/libfpq.so.*
+	rm -rf $(BUILDDIR) $(LIBOUT)/libfpq.a $(LIBOUT)/libfpq.so $(LIBOUT)/libfpq.so.* \
+	    $(LIBOUT)/fpq_single.h

@@ -364,7 +364,7 @@ static int compute_scales(const fpq_format *fmt, const fpq_tensor *t, const void
         for (c0 = 0; c0 < sh.cols; c0 += SLICE) {
             group_stats g[SLICE];
             float buf[SLICE];
-            size_t w = sh.cols - c0 < SLICE ? sh.cols - c0 : SLICE;
+            size_t w = sh.cols - c0 < SLICE ? sh.cols - c0 : (size_t)SLICE;
             memset(g, 0, w * sizeof g[0]);
             for (r = 0; r < sh.rows; r++) {
                 const float *row = row_run(&sh, x, r, c0, w, buf);

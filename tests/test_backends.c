@@ -58,12 +58,12 @@ static int same_as_scalar(const char *backend, const fpq_format *f, const float 
     outputs a, b;
     int m, ok = 1;
 
-    a.codes = malloc(n + 64);
-    b.codes = malloc(n + 64);
-    a.deq = malloc(n * sizeof(float) + 64);
-    b.deq = malloc(n * sizeof(float) + 64);
-    a.fake = malloc(n * sizeof(float) + 64);
-    b.fake = malloc(n * sizeof(float) + 64);
+    a.codes = (uint8_t *)malloc(n + 64);
+    b.codes = (uint8_t *)malloc(n + 64);
+    a.deq = (float *)malloc(n * sizeof(float) + 64);
+    b.deq = (float *)malloc(n * sizeof(float) + 64);
+    a.fake = (float *)malloc(n * sizeof(float) + 64);
+    b.fake = (float *)malloc(n * sizeof(float) + 64);
     if (!a.codes || !b.codes || !a.deq || !b.deq || !a.fake || !b.fake) {
         CHECK(!"out of memory");
         ok = 0;
@@ -344,9 +344,9 @@ static void test_thread_counts_give_identical_bytes(void)
 {
     enum { N = (1 << 19) + 333 };
     static const int counts[] = {1, 2, 7};
-    float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
-    float *y1 = malloc(N * sizeof(float));
-    uint8_t *c = malloc(N), *c1 = malloc(N);
+    float *x = (float *)malloc(N * sizeof(float)), *y = (float *)malloc(N * sizeof(float));
+    float *y1 = (float *)malloc(N * sizeof(float));
+    uint8_t *c = (uint8_t *)malloc(N), *c1 = (uint8_t *)malloc(N);
     uint64_t rng = 11;
     fpq_format f;
     size_t bytes;

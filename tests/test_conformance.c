@@ -14,7 +14,7 @@
 static int for_each_mldtypes_type(void (*fn)(const char *name))
 {
     size_t size = 0, i, start = 0;
-    char *list = fpqt_read_data("mldtypes/formats.txt", &size);
+    char *list = (char *)fpqt_read_data("mldtypes/formats.txt", &size);
     int count = 0;
 
     if (!list)
@@ -47,7 +47,7 @@ static void check_decode_table(const char *name)
 
     CHECKF(fpq_format_from_name(name, &f) == FPQ_OK, "%s unknown", name);
     snprintf(path, sizeof path, "mldtypes/%s.decode.f32", name);
-    want = fpqt_read_data(path, &size);
+    want = (uint32_t *)fpqt_read_data(path, &size);
     if (!want)
         return;
     CHECKF(size == 4u << fpq_format_bits(&f), "%s: table of %zu bytes", name, size);
@@ -84,12 +84,12 @@ static void check_casts(const char *name)
     CHECK(fpq_format_from_name(name, &f) == FPQ_OK);
     CHECK(fpq_format_limits_get(&f, &lim) == FPQ_OK);
     snprintf(path, sizeof path, "mldtypes/%s.in.u32", name);
-    in = fpqt_read_data(path, &in_size);
+    in = (uint32_t *)fpqt_read_data(path, &in_size);
     snprintf(path, sizeof path, "mldtypes/%s.out.u8", name);
-    want = fpqt_read_data(path, &out_size);
+    want = (uint8_t *)fpqt_read_data(path, &out_size);
     n = out_size;
-    got = malloc(n ? n : 1);
-    sat = malloc(n ? n : 1);
+    got = (uint8_t *)malloc(n ? n : 1);
+    sat = (uint8_t *)malloc(n ? n : 1);
     if (!in || !want || !got || !sat || in_size != 4 * n || n < 1000) {
         CHECKF(0, "%s: bad data (%zu inputs, %zu outputs)", name, in_size / 4, n);
         goto done;
@@ -144,7 +144,7 @@ static void test_casts_match_ml_dtypes_bit_for_bit(void)
 static void test_llmfp4_reference_quantizer_equals_finite_format_at_its_bias(void)
 {
     size_t size = 0, pos = 0;
-    char *cases = fpqt_read_data("llmfp4/cases.txt", &size);
+    char *cases = (char *)fpqt_read_data("llmfp4/cases.txt", &size);
     int count = 0;
 
     if (!cases)
@@ -166,11 +166,11 @@ static void test_llmfp4_reference_quantizer_equals_finite_format_at_its_bias(voi
         CHECK(fpq_format_make(e, m, FPQ_BIAS_DEFAULT, FPQ_FAMILY_FINITE, 1, &f) == FPQ_OK);
         CHECK(fpq_scale_from_bias(&f, bias, &s) == FPQ_OK);
         snprintf(path, sizeof path, "llmfp4/%s.xy.f32", key);
-        xy = fpqt_read_data(path, &data_size);
+        xy = (float *)fpqt_read_data(path, &data_size);
         if (!xy)
             continue;
         n = data_size / 8;
-        y = malloc(n * sizeof *y);
+        y = (float *)malloc(n * sizeof *y);
         if (!y) {
             free(xy);
             continue;

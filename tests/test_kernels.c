@@ -389,9 +389,9 @@ static void test_large_arrays_equal_piecewise_calls(void)
 {
     /* Past the size where the library splits work (into threads when built with OpenMP). */
     enum { N = 300000, PIECE = 1000 };
-    float *x = malloc(N * sizeof(float)), *y1 = malloc(N * sizeof(float));
-    float *y2 = malloc(N * sizeof(float));
-    uint8_t *c1 = malloc(N), *c2 = malloc(N);
+    float *x = (float *)malloc(N * sizeof(float)), *y1 = (float *)malloc(N * sizeof(float));
+    float *y2 = (float *)malloc(N * sizeof(float));
+    uint8_t *c1 = (uint8_t *)malloc(N), *c2 = (uint8_t *)malloc(N);
     uint64_t rng = 3;
     fpq_format f;
     size_t i;

@@ -6,6 +6,7 @@
  */
 #include "fpq_test.h"
 
+#include <fenv.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -593,6 +594,45 @@ static void test_streamed_batches(void)
     }
 }
 
+/* The same bits for 1, 2 and 3 threads, and under the caller's upward rounding. */
+static void test_threads_and_rounding_mode(void)
+{
+    enum { ROWS = 64, COLS = 1100 };
+    fpq_format fmts[8];
+    size_t nf = 0;
+    float *x = (float *)malloc(ROWS * COLS * sizeof(float));
+    fpq_search_options o;
+    fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+    outcome base;
+    int threads, obj;
+
+    CHECK(fpq_search_default_formats(4, 1, fmts, 8, &nf) == FPQ_OK);
+    fill(x, ROWS * COLS, 1, 404);
+    for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_COSINE; obj += 2) {
+        fpq_search_options_init(FPQ_GRID_CLIP, &o);
+        o.num_candidates = 15;
+        o.objective = obj;
+        CHECK(fpq_set_num_threads(1) == FPQ_OK);
+        base = run_search(fmts, nf, &o, &t, x, NULL, 0);
+        for (threads = 2; threads <= 3; threads++) {
+            outcome other;
+            CHECK(fpq_set_num_threads(threads) == FPQ_OK);
+            other = run_search(fmts, nf, &o, &t, x, NULL, threads == 2 ? 0 : 1);
+            CHECKF(same_outcome(&base, &other), "objective %d, %d threads", obj, threads);
+            outcome_free(&other);
+        }
+        CHECK(fpq_set_num_threads(0) == FPQ_OK);
+        if (fesetround(FE_UPWARD) == 0) {
+            outcome up = run_search(fmts, nf, &o, &t, x, NULL, 0);
+            fesetround(FE_TONEAREST);
+            CHECKF(same_outcome(&base, &up), "objective %d, upward rounding", obj);
+            outcome_free(&up);
+        }
+        outcome_free(&base);
+    }
+    free(x);
+}
+
 /* ---- known answer ------------------------------------------------------------------------- */
 
 /* Expected squared error of e2m1 with clipping range c on Laplace(1) data, by numerical
@@ -815,6 +855,8 @@ const fpqt_case fpqt_search_cases[] = {
     {"search: NaN and Inf are ignored", test_nonfinite_ignored},
     {"search: 1, 2, 7 batches and fpq_search_tensor give one batch's bits",
      test_streamed_batches},
+    {"search: 1, 2, 3 threads and the caller's rounding mode give the same bits",
+     test_threads_and_rounding_mode},
     {"search: optimal clip of Laplace data matches numerical integration", test_known_optimum},
     {"search: the bias grid is LLM-FP4's", test_bias_grid_is_the_reference},
     {"search: bad input gives a status and leaves outputs untouched", test_bad_input},

@@ -137,7 +137,8 @@ static void check_against_model(const fpq_format *f, const char *fname, const fp
     size_t nscales = fpq_tensor_num_scales(t), code_bytes = fpq_tensor_code_bytes(f, t, flags);
     size_t row_bytes = code_bytes / t->rows, r, c;
     void *x = malloc(span * esize), *y = malloc(span * esize), *z = malloc(span * esize);
-    uint8_t *codes = malloc(code_bytes + 1), *sdata = malloc(nscales * 4 + 4);
+    uint8_t *codes = (uint8_t *)malloc(code_bytes + 1);
+    uint8_t *sdata = (uint8_t *)malloc(nscales * 4 + 4);
     fpq_scales s;
     uint64_t rng = 1234 + (uint64_t)t->cols * 7 + (uint64_t)t->granularity;
     int bad = 0;
@@ -516,8 +517,9 @@ static void test_bad_tensor_arguments_are_refused_and_write_nothing(void)
 static void test_tensor_threads_give_identical_bytes(void)
 {
     enum { R = 512, C = 1024 };
-    float *x = malloc(R * C * sizeof(float)), *y = malloc(R * C * sizeof(float));
-    float *y1 = malloc(R * C * sizeof(float));
+    float *x = (float *)malloc(R * C * sizeof(float));
+    float *y = (float *)malloc(R * C * sizeof(float));
+    float *y1 = (float *)malloc(R * C * sizeof(float));
     uint8_t scales[R * C / 32];
     fpq_format f;
     fpq_tensor t;

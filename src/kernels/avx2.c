@@ -8,6 +8,11 @@
 
 #include <immintrin.h>
 
+/* Every file-local name below becomes avx2_<name> (simd_names.h): the single header holds all
+ * backends in one translation unit. */
+#define SIMD_PREFIX avx2
+#include "simd_names.h"
+
 #define SIMD_TARGET __attribute__((target("avx2,fma,f16c")))
 #define SIMD_NAME "avx2"
 #define SIMD_KERNELS fpqi_kernels_avx2

@@ -8,6 +8,11 @@
 
 #include <immintrin.h>
 
+/* Every file-local name below becomes avx512_<name> (simd_names.h): the single header holds all
+ * backends in one translation unit. */
+#define SIMD_PREFIX avx512
+#include "simd_names.h"
+
 #define SIMD_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define SIMD_NAME "avx512"
 #define SIMD_KERNELS fpqi_kernels_avx512

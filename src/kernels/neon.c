@@ -9,6 +9,11 @@
 
 #include <arm_neon.h>
 
+/* Every file-local name below becomes neon_<name> (simd_names.h): the single header holds all
+ * backends in one translation unit. */
+#define SIMD_PREFIX neon
+#include "simd_names.h"
+
 /* Advanced SIMD is part of the AArch64 base architecture: no target attribute needed. */
 #define SIMD_TARGET
 #define SIMD_NAME "neon"

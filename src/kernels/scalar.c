@@ -6,19 +6,20 @@
 #include "../fpq_round.h"
 
 /* Codes are made and consumed in blocks so that packing stays a separate, simple step. */
-#define BLOCK 256
+#define SCALAR_BLOCK 256
 
 /* One scale for the range (`scales` NULL: the divider) or one per group of 2^shift elements,
  * with exact reciprocals when the caller has them (see fpq_internal.h). */
-typedef struct scaling {
+typedef struct scalar_scaling {
     const fpqi_divider *d;
     const float *scales, *reciprocals;
     int shift;
-} scaling;
+} scalar_scaling;
 
 /* The quotients of elements [i, i + count) first, in a loop of their own: it keeps the
  * division's latency out of the encoder's dependency chains (and lets compilers vectorize). */
-static void quotients(const scaling *sc, const float *x, size_t i, size_t count, uint32_t *q)
+static void scalar_quotients(const scalar_scaling *sc, const float *x, size_t i, size_t count,
+                             uint32_t *q)
 {
     size_t j;
     if (!sc->scales && sc->d->reciprocal != 0.0f)
@@ -37,18 +38,19 @@ static void quotients(const scaling *sc, const float *x, size_t i, size_t count,
 
 /* Parameters arrive by pointer and are copied: stores through the output pointers could
  * otherwise alias them and force reloads. */
-static void quantize_any(const fpqi_params *params, const float *x, size_t begin, size_t end,
-                         const scaling *sc, unsigned flags, uint8_t *codes)
+static void scalar_quantize_any(const fpqi_params *params, const float *x, size_t begin,
+                                size_t end, const scalar_scaling *sc, unsigned flags,
+                                uint8_t *codes)
 {
     const fpqi_params local = *params, *p = &local;
-    uint8_t block[BLOCK];
-    uint32_t q[BLOCK];
+    uint8_t block[SCALAR_BLOCK];
+    uint32_t q[SCALAR_BLOCK];
     size_t i, j;
 
-    for (i = begin; i < end; i += BLOCK) {
-        size_t count = end - i < BLOCK ? end - i : BLOCK;
+    for (i = begin; i < end; i += SCALAR_BLOCK) {
+        size_t count = end - i < SCALAR_BLOCK ? end - i : SCALAR_BLOCK;
         uint8_t *dst = (flags & FPQ_UNPACKED) ? codes + i : block;
-        quotients(sc, x, i, count, q);
+        scalar_quotients(sc, x, i, count, q);
         for (j = 0; j < count; j++)
             dst[j] = (uint8_t)fpqi_encode(p, q[j], flags);
         if (!(flags & FPQ_UNPACKED))
@@ -58,20 +60,20 @@ static void quantize_any(const fpqi_params *params, const float *x, size_t begin
 
 /* The value of a code: from the table when there is one (value * scale for one scale, plain
  * values for groups), else decoded and multiplied by the one scale. */
-static float value_of(const fpqi_params *p, const float *lut, float scale, uint32_t code)
+static float scalar_value_of(const fpqi_params *p, const float *lut, float scale, uint32_t code)
 {
     return lut ? lut[code & p->code_mask] : fpqi_u2f(fpqi_decode(p, code)) * scale;
 }
 
-static void dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t begin,
-                           size_t end, const float *lut, float scale, const scaling *sc,
-                           unsigned flags, float *y)
+static void scalar_dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t begin,
+                                  size_t end, const float *lut, float scale,
+                                  const scalar_scaling *sc, unsigned flags, float *y)
 {
-    uint8_t block[BLOCK];
+    uint8_t block[SCALAR_BLOCK];
     size_t i, j;
 
-    for (i = begin; i < end; i += BLOCK) {
-        size_t count = end - i < BLOCK ? end - i : BLOCK;
+    for (i = begin; i < end; i += SCALAR_BLOCK) {
+        size_t count = end - i < SCALAR_BLOCK ? end - i : SCALAR_BLOCK;
         const uint8_t *src = codes + i;
         if (!(flags & FPQ_UNPACKED)) {
             fpqi_unpack(codes, count, p->bits, i, block);
@@ -83,37 +85,37 @@ static void dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t be
             continue;
         }
         for (j = 0; j < count; j++) {
-            float v = value_of(p, lut, scale, src[j]);
+            float v = scalar_value_of(p, lut, scale, src[j]);
             y[i + j] = sc->scales ? v * sc->scales[(i + j) >> sc->shift] : v;
         }
     }
 }
 
-static void fake_quantize_any(const fpqi_params *params, const float *x, size_t begin,
-                              size_t end, const float *lut, float scale, const scaling *sc,
-                              unsigned flags, float *y)
+static void scalar_fake_quantize_any(const fpqi_params *params, const float *x, size_t begin,
+                                     size_t end, const float *lut, float scale,
+                                     const scalar_scaling *sc, unsigned flags, float *y)
 {
     const fpqi_params local = *params, *p = &local;
-    uint32_t q[BLOCK];
+    uint32_t q[SCALAR_BLOCK];
     size_t i, j;
 
-    for (i = begin; i < end; i += BLOCK) {
-        size_t count = end - i < BLOCK ? end - i : BLOCK;
-        quotients(sc, x, i, count, q);
+    for (i = begin; i < end; i += SCALAR_BLOCK) {
+        size_t count = end - i < SCALAR_BLOCK ? end - i : SCALAR_BLOCK;
+        scalar_quotients(sc, x, i, count, q);
         if (lut && !sc->scales) { /* the common case, kept to a plain lookup */
             for (j = 0; j < count; j++)
                 y[i + j] = lut[fpqi_encode(p, q[j], flags)];
             continue;
         }
         for (j = 0; j < count; j++) {
-            float v = value_of(p, lut, scale, fpqi_encode(p, q[j], flags));
+            float v = scalar_value_of(p, lut, scale, fpqi_encode(p, q[j], flags));
             y[i + j] = sc->scales ? v * sc->scales[(i + j) >> sc->shift] : v;
         }
     }
 }
 
 /* Ranges at least as long as the table look values up in it; shorter ones decode. */
-static const float *table_for(const fpqi_params *p, size_t n, float scale, float *lut)
+static const float *scalar_table_for(const fpqi_params *p, size_t n, float scale, float *lut)
 {
     if (n < ((size_t)1 << p->bits))
         return NULL;
@@ -125,53 +127,53 @@ static void quantize_scalar(const fpqi_params *p, const float *x, size_t begin, 
                             float scale, unsigned flags, uint8_t *codes)
 {
     fpqi_divider d = fpqi_divider_make(scale);
-    scaling sc = {&d, NULL, NULL, 0};
-    quantize_any(p, x, begin, end, &sc, flags, codes);
+    scalar_scaling sc = {&d, NULL, NULL, 0};
+    scalar_quantize_any(p, x, begin, end, &sc, flags, codes);
 }
 
 static void dequantize_scalar(const fpqi_params *p, const uint8_t *codes, size_t begin,
                               size_t end, float scale, unsigned flags, float *y)
 {
-    scaling sc = {NULL, NULL, NULL, 0};
+    scalar_scaling sc = {NULL, NULL, NULL, 0};
     float lut[256];
-    dequantize_any(p, codes, begin, end, table_for(p, end - begin, scale, lut), scale, &sc,
-                   flags, y);
+    scalar_dequantize_any(p, codes, begin, end, scalar_table_for(p, end - begin, scale, lut),
+                          scale, &sc, flags, y);
 }
 
 static void fake_quantize_scalar(const fpqi_params *p, const float *x, size_t begin,
                                  size_t end, float scale, unsigned flags, float *y)
 {
     fpqi_divider d = fpqi_divider_make(scale);
-    scaling sc = {&d, NULL, NULL, 0};
+    scalar_scaling sc = {&d, NULL, NULL, 0};
     float lut[256];
-    fake_quantize_any(p, x, begin, end, table_for(p, end - begin, scale, lut), scale, &sc,
-                      flags, y);
+    scalar_fake_quantize_any(p, x, begin, end, scalar_table_for(p, end - begin, scale, lut),
+                             scale, &sc, flags, y);
 }
 
 static void quantize_grouped_scalar(const fpqi_params *p, const float *x, const float *scales,
                                     const float *reciprocals, int shift, size_t n,
                                     unsigned flags, uint8_t *codes)
 {
-    scaling sc = {NULL, scales, reciprocals, shift};
-    quantize_any(p, x, 0, n, &sc, flags, codes);
+    scalar_scaling sc = {NULL, scales, reciprocals, shift};
+    scalar_quantize_any(p, x, 0, n, &sc, flags, codes);
 }
 
 static void dequantize_grouped_scalar(const fpqi_params *p, const uint8_t *codes,
                                       const float *scales, int shift, size_t n, unsigned flags,
                                       float *y)
 {
-    scaling sc = {NULL, scales, NULL, shift};
+    scalar_scaling sc = {NULL, scales, NULL, shift};
     float lut[256];
-    dequantize_any(p, codes, 0, n, table_for(p, n, 1.0f, lut), 1.0f, &sc, flags, y);
+    scalar_dequantize_any(p, codes, 0, n, scalar_table_for(p, n, 1.0f, lut), 1.0f, &sc, flags, y);
 }
 
 static void fake_quantize_grouped_scalar(const fpqi_params *p, const float *x,
                                          const float *scales, const float *reciprocals,
                                          int shift, size_t n, unsigned flags, float *y)
 {
-    scaling sc = {NULL, scales, reciprocals, shift};
+    scalar_scaling sc = {NULL, scales, reciprocals, shift};
     float lut[256];
-    fake_quantize_any(p, x, 0, n, table_for(p, n, 1.0f, lut), 1.0f, &sc, flags, y);
+    scalar_fake_quantize_any(p, x, 0, n, scalar_table_for(p, n, 1.0f, lut), 1.0f, &sc, flags, y);
 }
 
 static void widen_scalar(int elem_type, const void *in, size_t n, float *out)
@@ -195,3 +197,5 @@ const fpqi_kernels fpqi_kernels_scalar = {
     widen_scalar,
     narrow_scalar,
 };
+
+#undef SCALAR_BLOCK

@@ -13,6 +13,11 @@
  *   and SIMD_KERNELS, the name of the table to define;
  * then includes this file. The arithmetic below is fpqi_encode() of fpq_round.h done on all
  * lanes at once, with selects instead of branches: the tests hold it to the scalar bits.
+ *
+ * Before its primitives the backend defines SIMD_PREFIX and includes simd_names.h, which
+ * turns every file-local name of the backend and of this file into <prefix>_<name>; this
+ * file ends by including it again, which undefines those names and the backend's macros. So
+ * every backend fits in one translation unit (the single header, lib/fpq_single.h).
  */
 #ifndef SIMD_TARGET
 #  error "define the backend's primitives before including simd_impl.h"
@@ -199,18 +204,18 @@ FPQI_INLINE int table_kind(const fpqi_params *p)
     return p->bits == 8 && p->is_signed && p->family != FPQ_FAMILY_FNUZ ? 9 : 8;
 }
 
-#define BLOCK 256
+#define SIMD_BLOCK 256
 
 SIMD_FN void quantize_any(const fpqi_params *p, const float *x, size_t begin, size_t end,
                           const simd_scaling *sc, unsigned flags, uint8_t *codes)
 {
     simd_encoder k;
-    uint8_t block[BLOCK];
+    uint8_t block[SIMD_BLOCK];
     size_t i, j;
 
     simd_encoder_init(&k, p, flags);
-    for (i = begin; i < end; i += BLOCK) {
-        size_t count = end - i < BLOCK ? end - i : BLOCK, packed;
+    for (i = begin; i < end; i += SIMD_BLOCK) {
+        size_t count = end - i < SIMD_BLOCK ? end - i : SIMD_BLOCK, packed;
         uint8_t *dst = (flags & FPQ_UNPACKED) || p->bits == 8 ? codes + i : block;
         if (sc->scales)
             j = k.common ? quantize_run(&k, sc, x, i, count, dst, 1, 1)
@@ -233,11 +238,11 @@ SIMD_FN void dequantize_any(const fpqi_params *p, const uint8_t *codes, size_t b
                             unsigned flags, float *y)
 {
     const vi mask = vi_set1((int32_t)p->code_mask);
-    uint8_t block[BLOCK];
+    uint8_t block[SIMD_BLOCK];
     size_t i, j;
 
-    for (i = begin; i < end; i += BLOCK) {
-        size_t count = end - i < BLOCK ? end - i : BLOCK, done;
+    for (i = begin; i < end; i += SIMD_BLOCK) {
+        size_t count = end - i < SIMD_BLOCK ? end - i : SIMD_BLOCK, done;
         const uint8_t *src = codes + i;
         if (!(flags & FPQ_UNPACKED) && p->bits != 8) {
             done = simd_unpack(codes + (i / 8) * (size_t)p->bits, count, p->bits, block);
@@ -393,3 +398,6 @@ const fpqi_kernels SIMD_KERNELS = {
     simd_widen,
     simd_narrow,
 };
+
+/* The names of this backend stop here: the next one in the same translation unit reuses them. */
+#include "simd_names.h"

@@ -68,7 +68,7 @@ static int doc_name(const char *name, fpq_format *out)
     int i;
     for (i = 0; i < NUM_DOC_PRESETS; i++) {
         const doc_preset *p = &doc_presets[i];
-        char tail[32], forms[6][48];
+        char tail[32], forms[6][64]; /* room for "float" + any int + "_" + tail */
         int nf = 0, k;
         const char *under = strchr(p->name, '_');
         if (!under) {
