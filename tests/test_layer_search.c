@@ -439,6 +439,42 @@ static void test_single_candidate(void)
     free(x);
 }
 
+/* The 8-bit settings, and the INT4 grid e0m3 (E = 0: an offset window of one) in a list:
+ * every search ends no worse than its max-based start, on a format of its lists. */
+static void test_other_formats(void)
+{
+    static const size_t one[] = {LS_TOKENS};
+    fpq_layer_search_options o;
+    ls_result *res = (ls_result *)malloc(sizeof(ls_result));
+    float *w, *x;
+    int k;
+    ls_make_layer(18, LS_OUT, LS_IN, LS_TOKENS, 20.0f, &w, &x);
+    CHECK(fpq_layer_search_options_init(&o, 8) == FPQ_OK);
+    o.grid_steps = 20;
+    o.rounds = 1;
+    CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, res) == FPQ_OK);
+    CHECK(res->sum.total_error <= res->sum.max_based_error);
+    CHECK(res->sum.weight_format.exp_bits + res->sum.weight_format.man_bits == 7 &&
+          res->sum.act_format.exp_bits >= 1 && res->sum.act_format.exp_bits <= 5);
+    for (k = 0; k < LS_IN; k++)
+        CHECK(res->off[k] >= 0 && res->off[k] <= (1 << res->sum.act_format.exp_bits) - 1);
+
+    ls_small_options(&o);
+    fpq_format_from_name("e0m3", &o.weight_formats[3]);
+    o.act_formats[3] = o.weight_formats[3];
+    o.num_weight_formats = o.num_act_formats = 4;
+    o.initial_weight_format = o.initial_act_format = 3;
+    o.act_mode = FPQ_LAYER_ACT_PER_CHANNEL;
+    CHECK(ls_solve(&o, w, x, LS_OUT, LS_IN, one, 1, res) == FPQ_OK);
+    CHECK(res->sum.total_error <= res->sum.max_based_error);
+    if (res->sum.act_format.exp_bits == 0)
+        for (k = 0; k < LS_IN; k++)
+            CHECK(res->off[k] == 0);
+    free(res);
+    free(w);
+    free(x);
+}
+
 /* LLM-FP4's point: on outlier channels, per-channel activation biases beat one shared bias. */
 static void test_per_channel_outliers(void)
 {
@@ -716,6 +752,7 @@ const fpqt_case fpqt_layer_search_cases[] = {
      test_reported_errors},
     {"layer search: one candidate g = 1 is the max-based start", test_single_candidate},
     {"layer search: the caller's rounding mode does not matter", test_rounding_mode},
+    {"layer search: 8-bit formats, and e0m3 (INT4) in the lists", test_other_formats},
     {"layer search: per-channel beats per-tensor on outlier channels",
      test_per_channel_outliers},
     {"layer search: statuses, outputs untouched on error", test_bad_input},
