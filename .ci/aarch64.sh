@@ -48,6 +48,9 @@ build_and_test() {
 step "aarch64 (qemu-user): make fpq_tests and run it, NEON backend"
 build_and_test build-aarch64 neon
 
+step "aarch64 (qemu-user -cpu cortex-a57, no dot product): the linear layer's plain-NEON kernel"
+qemu-aarch64 -cpu cortex-a57 -L "$SYSROOT" build-aarch64/fpq_tests tests/data "linear:"
+
 step "aarch64 (qemu-user): make fpq_tests and run it, -DFPQ_NO_SIMD"
 build_and_test build-aarch64-nosimd scalar -DFPQ_NO_SIMD
 

@@ -206,8 +206,7 @@ static void linear_pack_tile(const fpqi_linear_format *f, const uint8_t *codes, 
     }
 }
 
-/* A row of codes is unpacked into a small buffer 8 columns at a time would be slower to
- * write; rows are unpacked whole into this stack buffer in pieces instead. */
+/* Columns a row is unpacked in at a time, into a stack buffer (no allocation). */
 #define LINEAR_PIECE 4096
 
 static void linear_pack_weights_run(const fpqi_linear_format *f, const uint8_t *codes,
