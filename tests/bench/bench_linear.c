@@ -307,6 +307,16 @@ int main(void)
                        "multiply-add)\n",
                        2.0 * tokens * OUT * IN / t_fpq / 1e9,
                        blas_sgemm ? 2.0 * tokens * OUT * IN / t_blas / 1e9 : NAN);
+            /* The AVX2 kernel too where the best is AVX-512 (VNNI): what CPUs without VNNI get. */
+            if (strcmp(fpq_backend_name(), "avx512") == 0 && fpq_backend_available("avx2")) {
+                double t_avx2;
+                check(fpq_set_backend("avx2"), "fpq_set_backend");
+                c.next = 0;
+                t_avx2 = time_call(&c, FPQ_KERNEL);
+                printf("        the avx2 kernel: %.3f ms (%.2fx sgemm)\n", t_avx2 * 1e3,
+                       blas_sgemm ? t_blas / t_avx2 : NAN);
+                check(fpq_set_backend("auto"), "fpq_set_backend");
+            }
         }
     }
     free(wf);
