@@ -326,12 +326,15 @@ static void check_against_model(const fpq_format *fmts, size_t nf, const fpq_sea
     outcome_free(&in_place);
 }
 
+/* Ten formats: the paper's 4-bit list with INT4, every family, an unsigned one. */
 static size_t test_formats(fpq_format *f)
 {
     size_t n = 0;
     CHECK(fpq_search_default_formats(4, 1, f, 8, &n) == FPQ_OK && n == 4);
     CHECK(fpq_format_from_name("float8_e4m3fn", &f[n++]) == FPQ_OK);
     CHECK(fpq_format_from_name("float6_e3m2fn", &f[n++]) == FPQ_OK);
+    CHECK(fpq_format_from_name("float8_e5m2", &f[n++]) == FPQ_OK);     /* IEEE: infinities */
+    CHECK(fpq_format_from_name("float8_e4m3fnuz", &f[n++]) == FPQ_OK); /* no -0, bias 8 */
     /* unsigned: taken by the exhaustive path; negative values become 0 */
     CHECK(fpq_format_make(2, 2, FPQ_BIAS_DEFAULT, FPQ_FAMILY_FINITE, 0, &f[n++]) == FPQ_OK);
     return n;
@@ -356,7 +359,7 @@ static void test_fast_matches_brute_force(void)
                                 FPQ_OBJECTIVE_WEIGHTED_L2, FPQ_OBJECTIVE_COSINE,
                                 FPQ_OBJECTIVE_CALLBACK};
     enum { ROWS = 7, COLS = 37, STRIDE = 40 };
-    fpq_format fmts[8];
+    fpq_format fmts[10];
     size_t nf = test_formats(fmts);
     float x[ROWS * STRIDE], w[ROWS * STRIDE];
     int kind, gi, oi, grid;
@@ -449,7 +452,7 @@ static void test_midpoint_ties(void)
 
 static void test_degenerate_data(void)
 {
-    fpq_format fmts[8];
+    fpq_format fmts[10];
     size_t nf = test_formats(fmts);
     float x[5 * 8];
     fpq_search_options o;
@@ -484,7 +487,7 @@ static void test_degenerate_data(void)
 static void test_nonfinite_ignored(void)
 {
     enum { N = 300 };
-    fpq_format fmts[8];
+    fpq_format fmts[10];
     size_t nf = test_formats(fmts), i;
     float x[N], y[N];
     fpq_search_options o;
@@ -524,7 +527,7 @@ static void test_streamed_batches(void)
     static const int grans[4] = {FPQ_PER_TENSOR, FPQ_PER_ROW, FPQ_PER_COLUMN, FPQ_PER_BLOCK};
     static const int counts[3] = {2, 7, 14};
     enum { ROWS = 14, COLS = 50, STRIDE = 53 };
-    fpq_format fmts[8];
+    fpq_format fmts[10];
     size_t nf = test_formats(fmts);
     float x[ROWS * STRIDE], w[ROWS * STRIDE];
     uint16_t h[ROWS * STRIDE];
@@ -598,7 +601,7 @@ static void test_streamed_batches(void)
 static void test_threads_and_rounding_mode(void)
 {
     enum { ROWS = 64, COLS = 1100 };
-    fpq_format fmts[8];
+    fpq_format fmts[10];
     size_t nf = 0;
     float *x = (float *)malloc(ROWS * COLS * sizeof(float));
     fpq_search_options o;
