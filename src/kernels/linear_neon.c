@@ -47,10 +47,9 @@ LINEAR_NEON_PRIM int32x4_t linear_neon_add(int32x4_t a, int32x4_t b) { return va
 
 LINEAR_NEON_PRIM void linear_neon_store(int32_t *p, int32x4_t acc) { vst1q_s32(p, acc); }
 
+/* The plain Advanced SIMD kernel. */
 #define lin_b int8x16_t
 #define lin_acc int32x4_t
-#define LINEAR_NEON_COMMON                                                               \
-    /* nothing: a marker that the shared primitives below are in use */
 #define LIN_LANES 4
 #define LIN_TILES 1
 #define LIN_TOKENS 4
@@ -100,7 +99,6 @@ linear_neon_dot_sdot(int32x4_t acc, int8x16_t w, int8x16_t x)
 #define LIN_KERNEL fpqi_linear_neon_dot
 #include "linear_impl.h"
 
-#undef LINEAR_NEON_COMMON
 #undef LINEAR_NEON_DOT_TARGET
 #undef LINEAR_NEON_PRIM
 
