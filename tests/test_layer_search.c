@@ -646,6 +646,11 @@ static void test_bad_input(void)
     CHECK(memcmp(wb, wb_keep, sizeof wb) == 0);
     CHECK(fpq_layer_search_get_weights(s, wb, NULL, NULL, 8) == FPQ_OK);
     CHECK(memcmp(wb, wb_keep, sizeof wb) != 0);
+    /* more batches after a solve: the next solve uses them all */
+    CHECK(fpq_layer_search_add_batch(s, x, 5) == FPQ_OK);
+    CHECK(fpq_layer_search_get_summary(s, &sum) == FPQ_OK && sum.tokens == 16);
+    CHECK(fpq_layer_search_solve(s) == FPQ_OK);
+    CHECK(fpq_layer_search_get_summary(s, &sum) == FPQ_OK && sum.tokens == 21);
     /* data beyond float32's normal range: no valid scale for the max-based start */
     fpq_layer_search_destroy(s);
     CHECK(fpq_layer_search_create(w, 8, 4, &o, &s) == FPQ_OK);
