@@ -632,7 +632,8 @@ typedef struct fpq_search_options {
     int weights;           /* FPQ_WEIGHTS_*, for WEIGHTED_L2; default per element */
     int grid;              /* FPQ_GRID_*; default CLIP */
     int num_candidates;    /* 1..4096; default 100 */
-    double grid_low;       /* see FPQ_GRID_*: CLIP 0 < low <= high <= 1; BIAS any finite */
+    double grid_low;       /* see FPQ_GRID_*: CLIP 0 < low <= high <= 1; BIAS
+                            * -1e6 < low <= high < 1e6 */
     double grid_high;
     int method;            /* FPQ_SEARCH_FAST or FPQ_SEARCH_EXHAUSTIVE */
     int reserved;          /* must be zero */
@@ -641,7 +642,9 @@ typedef struct fpq_search_options {
 } fpq_search_options;
 
 /* Defaults: L2, clip grid 0.1..1.0 with 100 candidates, fast method. `grid` selects the
- * defaults of the grid (FPQ_GRID_BIAS: 0.01, 1.2, 100, the reference's). Returns FPQ_OK,
+ * defaults of the grid (FPQ_GRID_BIAS: 0.01, 1.2, 100, the reference's). Why the clip grid is
+ * the default (docs/search.md): the bias grid is not scale-invariant, spends most candidates
+ * above amax on small tensors and collapses to one candidate where b0 = 0. Returns FPQ_OK,
  * FPQ_ERR_NULL or FPQ_ERR_ARGUMENT (unknown grid; opts untouched). */
 FPQ_API int fpq_search_options_init(int grid, fpq_search_options *opts);
 
@@ -658,7 +661,8 @@ typedef struct fpq_search fpq_search;
 
 /* Creates a search over formats[0 .. num_formats) (1..64, any valid formats; copied) with
  * the options (copied; NULL for the defaults) and allocator (NULL: malloc/free; copied).
- * Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_SIZE (num_formats 0 or > 64), FPQ_ERR_FORMAT,
+ * Returns FPQ_OK, FPQ_ERR_NULL (formats or out NULL, or an allocator with a NULL function),
+ * FPQ_ERR_SIZE (num_formats 0 or > 64), FPQ_ERR_FORMAT,
  * FPQ_ERR_ARGUMENT (bad options: unknown objective / grid / weights / method, grid bounds,
  * candidates, a NULL callback for CALLBACK, struct_size too small, reserved not zero),
  * FPQ_ERR_MEMORY. *out is NULL on error. */
