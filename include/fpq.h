@@ -690,7 +690,9 @@ typedef struct fpq_search_result {
     size_t num_groups;     /* in: length of the per-group arrays (>= fpq_search_num_groups) */
     float *scales;         /* out [num_groups], required: the float32 scale of each group in
                             * the chosen format, in fpq_scales order (FPQ_SCALE_FLOAT32 data);
-                            * 1 for a group without a finite non-zero element */
+                            * 1 for a group without a finite non-zero element, and 1 (with
+                            * the error +Inf) where no candidate scale is valid, e.g. when
+                            * amax / max_finite is below 2^-126 */
     double *biases;        /* out [num_groups] or NULL: fmt.bias - log2(scale) */
     double *errors;        /* out [num_groups] or NULL: each group's error at its scale */
     int *candidates;       /* out [num_groups] or NULL: the chosen candidate index; -1 for a
