@@ -565,6 +565,7 @@ int fpq_linear_forward(const void *act, size_t act_bytes, const void *packed,
     pb.w = (const uint8_t *)packed + linear_w_codes_offset(out);
     pb.w_scales = (const float *)(const void *)((const uint8_t *)packed + FPQI_LINEAR_HEADER_BYTES);
     pb.wide = fw.wide;
+    pb.x_max = fx.max_abs;
     for (c = 0; c < 16; c++)
         pb.lut[c] = fw.ints[c];
     pb.x = (const int8_t *)act + linear_x_data_offset(tokens);

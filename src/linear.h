@@ -68,6 +68,7 @@ typedef struct fpqi_linear_problem {
     size_t tile_bytes;       /* bytes from one tile to the next */
     const float *w_scales;   /* a scale per (padded) row */
     int wide;
+    int x_max;               /* largest |integer| of the activation format */
     int8_t lut[16];          /* narrow weights: integer of every nibble code */
     const int8_t *x;         /* token rows */
     size_t x_stride;         /* kpad */

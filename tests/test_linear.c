@@ -22,11 +22,16 @@ static void *lin_alloc(size_t n)
     return p;
 }
 
+/* A preset by name, or "e0m7": the 8-bit integer grid -127..127, whose integers pass 64 (the
+ * AVX2 kernel's other sign handling). */
 static fpq_format lin_fmt(const char *name)
 {
     fpq_format f;
     memset(&f, 0, sizeof f);
-    CHECK(fpq_format_from_name(name, &f) == FPQ_OK);
+    if (strcmp(name, "e0m7") == 0)
+        CHECK(fpq_format_make(0, 7, FPQ_BIAS_DEFAULT, FPQ_FAMILY_FINITE, 1, &f) == FPQ_OK);
+    else
+        CHECK(fpq_format_from_name(name, &f) == FPQ_OK);
     return f;
 }
 
@@ -83,20 +88,39 @@ typedef struct lin_data {
     size_t act_bytes, packed_bytes;
 } lin_data;
 
-static uint8_t lin_random_code(const fpq_format *f, uint64_t *rng, int all_max, int *flip)
+/* What random codes are drawn from: every code, or the largest magnitude of either sign. */
+typedef struct lin_codes {
+    int num_codes;
+    uint8_t max_pos, max_neg;
+    int is_signed;
+} lin_codes;
+
+static lin_codes lin_codes_of(const fpq_format *f)
 {
+    lin_codes c;
     fpq_format_limits lim;
+    float m;
     CHECK(fpq_format_limits_get(f, &lim) == FPQ_OK);
+    c.num_codes = lim.num_codes;
+    c.is_signed = f->is_signed;
+    c.max_pos = c.max_neg = 0;
+    m = lim.max_finite;
+    CHECK(fpq_quantize(f, &m, 1, 1.0f, FPQ_UNPACKED, &c.max_pos) == FPQ_OK);
+    m = -lim.max_finite;
+    CHECK(fpq_quantize(f, &m, 1, 1.0f, FPQ_UNPACKED, &c.max_neg) == FPQ_OK);
+    return c;
+}
+
+static uint8_t lin_random_code(const lin_codes *c, uint64_t *rng, int all_max, int *flip)
+{
     if (all_max) {
         /* The largest magnitude, with a sign that alternates at random. */
-        float m = lim.max_finite * ((f->is_signed && (*flip = !*flip)) ? -1.0f : 1.0f);
-        uint8_t c = 0;
-        CHECK(fpq_quantize(f, &m, 1, 1.0f, FPQ_UNPACKED, &c) == FPQ_OK);
+        int neg = c->is_signed && (*flip = !*flip);
         if (fpqt_rand(rng) & 1)
             *flip = !*flip;
-        return c;
+        return neg ? c->max_neg : c->max_pos;
     }
-    return (uint8_t)(fpqt_rand(rng) % (uint64_t)lim.num_codes);
+    return (uint8_t)(fpqt_rand(rng) % (uint64_t)c->num_codes);
 }
 
 static float lin_random_scale(uint64_t *rng, int pow2)
@@ -110,6 +134,7 @@ static float lin_random_scale(uint64_t *rng, int pow2)
 static void lin_make(const lin_case *c, uint64_t seed, lin_data *d)
 {
     uint64_t rng = seed;
+    lin_codes cx, cw;
     uint8_t *packed_codes;
     size_t i, bytes;
     int flip = 0;
@@ -123,10 +148,12 @@ static void lin_make(const lin_case *c, uint64_t seed, lin_data *d)
     d->wc = (uint8_t *)lin_alloc(c->out * c->k);
     d->sw = (float *)lin_alloc(c->out * sizeof(float));
     d->bias = c->with_bias ? (float *)lin_alloc(c->out * sizeof(float)) : NULL;
+    cx = lin_codes_of(&d->fx);
+    cw = lin_codes_of(&d->fw);
     for (i = 0; i < c->tokens * c->k; i++)
-        d->xc[i] = lin_random_code(&d->fx, &rng, c->all_max, &flip);
+        d->xc[i] = lin_random_code(&cx, &rng, c->all_max, &flip);
     for (i = 0; i < c->out * c->k; i++)
-        d->wc[i] = lin_random_code(&d->fw, &rng, c->all_max, &flip);
+        d->wc[i] = lin_random_code(&cw, &rng, c->all_max, &flip);
     d->sx = lin_random_scale(&rng, c->pow2_scales);
     for (i = 0; i < c->out; i++) {
         d->sw[i] = lin_random_scale(&rng, c->pow2_scales);
@@ -276,6 +303,8 @@ static void test_random_all_backends(void)
         {"e2m3", "e2m3", 2, 96, 300, 1, 0, 0},
         {"e3m0", "e3m0", 17, 70, 5000, 0, 1, 0}, /* a piece boundary when packing weights */
         {"e2m1", "e2m1", 9, 67, 28000, 0, 1, 0}, /* >= 2^24 multiply-adds: threads split it */
+        {"e0m7", "e2m1", 5, 37, 301, 0, 1, 0},   /* activations past 64 */
+        {"e2m1", "e0m7", 4, 18, 99, 0, 0, 0},    /* 8-bit weights */
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -289,6 +318,7 @@ static void test_adversarial_all_max(void)
         {"e3m0", "e3m0", 2, 17, 16384, 1, 0, 1},
         {"e2m1", "e2m1", 1, 19, 16383, 0, 1, 1},
         {"e3m0", "e2m1", 9, 16, 9, 1, 0, 1},
+        {"e0m7", "e0m7", 3, 20, 16384, 0, 0, 1}, /* pairs of 127 * 127 products */
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)

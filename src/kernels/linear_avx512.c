@@ -17,17 +17,18 @@
 #define LIN_LANES 16
 #define LIN_TILES 2
 #define LIN_TOKENS 8
-#define LIN_X_OFFSET 128u
+#define LIN_BIASED(pb) 1 /* vpdpbusd: unsigned weights, always */
 
 #define LINEAR_AVX512_PRIM static inline LIN_TARGET __attribute__((always_inline))
 
 LINEAR_AVX512_PRIM __m512i linear_avx512_zero(void) { return _mm512_setzero_si512(); }
 LINEAR_AVX512_PRIM __m512i linear_avx512_load(const uint8_t *p) { return _mm512_loadu_si512(p); }
 
-LINEAR_AVX512_PRIM __m512i linear_avx512_lut(const int8_t *lut)
+/* Biased: int + 128 (the flip of the top bit, for |int| <= 127). */
+LINEAR_AVX512_PRIM __m512i linear_avx512_lut(const int8_t *lut, int biased)
 {
     __m512i t = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)lut));
-    return _mm512_xor_si512(t, _mm512_set1_epi8((char)0x80)); /* int + 128 */
+    return biased ? _mm512_xor_si512(t, _mm512_set1_epi8((char)0x80)) : t;
 }
 
 LINEAR_AVX512_PRIM __m512i linear_avx512_lo(__m512i raw, __m512i lut)
@@ -41,9 +42,9 @@ LINEAR_AVX512_PRIM __m512i linear_avx512_hi(__m512i raw, __m512i lut)
                                                      _mm512_set1_epi8(0x0f)));
 }
 
-LINEAR_AVX512_PRIM __m512i linear_avx512_wide(__m512i raw)
+LINEAR_AVX512_PRIM __m512i linear_avx512_wide(__m512i raw, int biased)
 {
-    return _mm512_xor_si512(raw, _mm512_set1_epi8((char)0x80));
+    return biased ? _mm512_xor_si512(raw, _mm512_set1_epi8((char)0x80)) : raw;
 }
 
 LINEAR_AVX512_PRIM __m512i linear_avx512_bcast(const int8_t *x)
@@ -53,8 +54,9 @@ LINEAR_AVX512_PRIM __m512i linear_avx512_bcast(const int8_t *x)
     return _mm512_set1_epi32(v);
 }
 
-LINEAR_AVX512_PRIM __m512i linear_avx512_dot(__m512i acc, __m512i w, __m512i x)
+LINEAR_AVX512_PRIM __m512i linear_avx512_dot(__m512i acc, __m512i w, __m512i x, int biased)
 {
+    (void)biased; /* always 1 here */
     return _mm512_dpbusd_epi32(acc, w, x);
 }
 

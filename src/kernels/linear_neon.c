@@ -15,7 +15,11 @@
 
 LINEAR_NEON_PRIM int32x4_t linear_neon_zero(void) { return vdupq_n_s32(0); }
 LINEAR_NEON_PRIM int8x16_t linear_neon_load(const uint8_t *p) { return vreinterpretq_s8_u8(vld1q_u8(p)); }
-LINEAR_NEON_PRIM int8x16_t linear_neon_lut(const int8_t *lut) { return vld1q_s8(lut); }
+LINEAR_NEON_PRIM int8x16_t linear_neon_lut(const int8_t *lut, int biased)
+{
+    (void)biased; /* always 0 here */
+    return vld1q_s8(lut);
+}
 
 LINEAR_NEON_PRIM int8x16_t linear_neon_lo(int8x16_t raw, int8x16_t lut)
 {
@@ -27,7 +31,11 @@ LINEAR_NEON_PRIM int8x16_t linear_neon_hi(int8x16_t raw, int8x16_t lut)
     return vqtbl1q_s8(lut, vshrq_n_u8(vreinterpretq_u8_s8(raw), 4));
 }
 
-LINEAR_NEON_PRIM int8x16_t linear_neon_wide(int8x16_t raw) { return raw; }
+LINEAR_NEON_PRIM int8x16_t linear_neon_wide(int8x16_t raw, int biased)
+{
+    (void)biased;
+    return raw;
+}
 
 LINEAR_NEON_PRIM int8x16_t linear_neon_bcast(const int8_t *x)
 {
@@ -36,10 +44,12 @@ LINEAR_NEON_PRIM int8x16_t linear_neon_bcast(const int8_t *x)
     return vreinterpretq_s8_s32(vdupq_n_s32(v));
 }
 
-LINEAR_NEON_PRIM int32x4_t linear_neon_dot_plain(int32x4_t acc, int8x16_t w, int8x16_t x)
+LINEAR_NEON_PRIM int32x4_t linear_neon_dot_plain(int32x4_t acc, int8x16_t w, int8x16_t x,
+                                                 int biased)
 {
     int32x4_t lo = vpaddlq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(x)));
     int32x4_t hi = vpaddlq_s16(vmull_high_s8(w, x));
+    (void)biased;
     return vaddq_s32(acc, vpaddq_s32(lo, hi));
 }
 
@@ -53,7 +63,7 @@ LINEAR_NEON_PRIM void linear_neon_store(int32_t *p, int32x4_t acc) { vst1q_s32(p
 #define LIN_LANES 4
 #define LIN_TILES 1
 #define LIN_TOKENS 4
-#define LIN_X_OFFSET 0u
+#define LIN_BIASED(pb) 0 /* signed x signed: nothing to correct */
 #define lin_zero linear_neon_zero
 #define lin_load linear_neon_load
 #define lin_lut linear_neon_lut
@@ -73,8 +83,9 @@ LINEAR_NEON_PRIM void linear_neon_store(int32_t *p, int32x4_t acc) { vst1q_s32(p
 #define LINEAR_NEON_DOT_TARGET __attribute__((target("arch=armv8.2-a+dotprod")))
 
 static inline LINEAR_NEON_DOT_TARGET __attribute__((always_inline)) int32x4_t
-linear_neon_dot_sdot(int32x4_t acc, int8x16_t w, int8x16_t x)
+linear_neon_dot_sdot(int32x4_t acc, int8x16_t w, int8x16_t x, int biased)
 {
+    (void)biased;
     return vdotq_s32(acc, w, x);
 }
 
@@ -83,7 +94,7 @@ linear_neon_dot_sdot(int32x4_t acc, int8x16_t w, int8x16_t x)
 #define LIN_LANES 4
 #define LIN_TILES 1
 #define LIN_TOKENS 4
-#define LIN_X_OFFSET 0u
+#define LIN_BIASED(pb) 0 /* signed x signed: nothing to correct */
 #define lin_zero linear_neon_zero
 #define lin_load linear_neon_load
 #define lin_lut linear_neon_lut
