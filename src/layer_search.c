@@ -32,6 +32,8 @@
 #define LAYER_ROW_BLOCK 8
 #define LAYER_MAX_STEPS 100000
 #define LAYER_MAX_ROUNDS 100
+/* The scale of element j in layer_sums_add. */
+#define LAYER_SCALE(j) (per ? scale * (double)per[j] : scale)
 
 struct fpq_layer_search {
     fpq_allocator mem;
@@ -322,20 +324,22 @@ int fpq_layer_search_add_batch(fpq_layer_search *s, const float *x, size_t token
 
 /* ----- error measures --------------------------------------------------------------------- */
 
-/* Sums over one unit (a row over tokens, or a token over outputs) of y and y^ = scale * acc:
+/* Sums over one unit (a row over tokens, or a token over outputs) of y and y^ = scale_j * acc,
+ * scale_j = scale * per[j] (per NULL: scale) -- the deployed layer's product of the two
+ * operands' scales, exact in double, times the sum of their unscaled values:
  * s the pointwise metric (L1 / L2 / weighted L2), or the moments cosine and Pearson need. */
 typedef struct layer_sums {
     double s, yh, yh2, yyh;
 } layer_sums;
 
 static void layer_sums_add(int metric, const double *y, const double *acc, double scale,
-                           size_t n, layer_sums *m)
+                           const float *per, size_t n, layer_sums *m)
 {
     double s = 0.0, yh = 0.0, yh2 = 0.0, yyh = 0.0;
     size_t j;
     if (metric == FPQ_LAYER_METRIC_COSINE || metric == FPQ_LAYER_METRIC_PEARSON)
         for (j = 0; j < n; j++) {
-            const double a = y[j], b = scale * acc[j];
+            const double a = y[j], b = LAYER_SCALE(j) * acc[j];
             yh += b;
             yh2 += b * b;
             yyh += a * b;
@@ -344,23 +348,23 @@ static void layer_sums_add(int metric, const double *y, const double *acc, doubl
     switch (metric) {
     case FPQ_LAYER_METRIC_L1:
         for (j = 0; j < n; j++)
-            s += fabs(y[j] - scale * acc[j]);
+            s += fabs(y[j] - LAYER_SCALE(j) * acc[j]);
         break;
     case FPQ_LAYER_METRIC_ABS_WEIGHTED_L2:
         for (j = 0; j < n; j++) {
-            const double d = y[j] - scale * acc[j];
+            const double d = y[j] - LAYER_SCALE(j) * acc[j];
             s += fabs(y[j]) * d * d;
         }
         break;
     case FPQ_LAYER_METRIC_SQUARE_WEIGHTED_L2:
         for (j = 0; j < n; j++) {
-            const double d = y[j] * (y[j] - scale * acc[j]);
+            const double d = y[j] * (y[j] - LAYER_SCALE(j) * acc[j]);
             s += d * d;
         }
         break;
     case FPQ_LAYER_METRIC_L2:
         for (j = 0; j < n; j++) {
-            const double d = y[j] - scale * acc[j];
+            const double d = y[j] - LAYER_SCALE(j) * acc[j];
             s += d * d;
         }
         break;
@@ -415,15 +419,24 @@ typedef struct layer_ctx {
     double *tok_syy;  /* per token, over outputs */
     double all_sy, all_syy;
     double *grid;     /* ncand multipliers g_i */
-    double *bw0, *bw; /* per weight format: out biases, initial and current */
+    double *bw0, *bw; /* per weight format: out biases, max-based and current */
+    double *bw_start; /* O: the max-based biases of the initial weight format at the start */
     double *bc;       /* per activation format: in channel biases */
     double ba0[FPQ_LAYER_MAX_FORMATS], ba[FPQ_LAYER_MAX_FORMATS];
-    float *xq;        /* T x I, quantized activations of the current state */
+    float *xq;        /* T x I, the activations of the current state as format values
+                         (unscaled): codes of the per-channel scales s 2^-k_c */
     float *xqt;       /* I x T, the same transposed */
-    float *wq;        /* O x I, quantized weights the activation passes use */
-    float *row_scale; /* O */
+    float xq_scale;   /* their scale in the deployed layer: the shared s */
+    float *wfold;     /* O x I, W' = W with column c times 2^-wfold_offs[c] */
+    int *wfold_offs;  /* I */
+    int wfold_ready;
+    float *wq;        /* O x I, W' quantized per row, as format values (unscaled) */
+    int *wq_offs;     /* I: the offsets of the W' that wq quantizes */
+    int wq_fmt;       /* the weight format of wq */
+    float *row_scale; /* O: wq's row scales */
     float *wt;        /* I x O, wq^T */
-    double *fac_prev, *fac_cur; /* I: 2^-k_c of the previous and the current run */
+    float *wt_old;    /* I x O: columns of wt before a change of offsets */
+    uint8_t *chg;     /* I: channels whose offsets the last refold changed */
     double *acc;      /* max(T, O) x max(O, T): per-unit sums of format value x operand */
     uint8_t *code_old, *code_new; /* max(T, O) x I */
     double *best_b, *best_err;    /* O */
@@ -500,56 +513,143 @@ static int layer_act_scales(layer_ctx *c, int f, double b, float *shared)
     return 1;
 }
 
-/* xq, xqt <- X quantized with activation format f at shared bias b. */
+static void layer_matrix(fpq_tensor *t, size_t rows, size_t cols, int granularity)
+{
+    memset(t, 0, sizeof *t);
+    t->struct_size = sizeof *t;
+    t->rows = rows;
+    t->cols = t->row_stride = cols;
+    t->elem_type = FPQ_FLOAT32;
+    t->granularity = granularity;
+}
+
+static void layer_float_scales(fpq_scales *sc, float *data, size_t count)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->struct_size = sizeof *sc;
+    sc->encoding = FPQ_SCALE_FLOAT32;
+    sc->data = data;
+    sc->count = count;
+}
+
+/* wfold <- W' = fold(W, offs) through fpq_reparam_fold, so that its bits are the ones an
+ * engine folds; nothing to do when wfold already has these offsets. */
+static void layer_fold_weights(layer_ctx *c, const int *offs)
+{
+    fpq_tensor t;
+    if (c->wfold_ready && memcmp(c->wfold_offs, offs, c->I * sizeof(int)) == 0)
+        return;
+    layer_matrix(&t, c->O, c->I, FPQ_PER_TENSOR);
+    fpq_reparam_fold(&t, c->s->w, offs, c->wfold, NULL);
+    memcpy(c->wfold_offs, offs, c->I * sizeof(int));
+    c->wfold_ready = 1;
+}
+
+/* xq, xqt, xq_scale <- the activations of the deployed layer for activation format f at
+ * shared bias b: the values of the codes of the per-channel scales s 2^-k_c
+ * (fpq_reparam_quantize's codes), their scale the shared s alone (the layer computes with
+ * s v = 2^k_c x^, which W' expects); c->offs <- the offsets, wfold <- W folded with them. */
 static int layer_set_acts(layer_ctx *c, int f, double b)
 {
+    const fpq_format *fmt = &c->o->act_formats[f];
     fpq_tensor t;
     fpq_scales sc;
     float s;
     size_t i, k;
     if (!layer_act_scales(c, f, b, &s))
         return FPQ_ERR_ARGUMENT;
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = c->T;
-    t.cols = t.row_stride = c->I;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = FPQ_PER_COLUMN;
-    memset(&sc, 0, sizeof sc);
-    sc.struct_size = sizeof sc;
-    sc.encoding = FPQ_SCALE_FLOAT32;
-    sc.data = c->col_scale;
-    sc.count = c->I;
-    fpq_tensor_fake_quantize(&c->o->act_formats[f], &t, c->s->x, &sc, 0, c->xq);
+    layer_matrix(&t, c->T, c->I, FPQ_PER_COLUMN);
+    layer_float_scales(&sc, c->col_scale, c->I);
+    fpq_tensor_quantize(fmt, &t, c->s->x, &sc, FPQ_UNPACKED, c->code_new, c->T * c->I);
+    fpq_dequantize(fmt, c->code_new, c->T * c->I, 1.0f, FPQ_UNPACKED, c->xq);
+    c->xq_scale = s;
     for (i = 0; i < c->T; i++)
         for (k = 0; k < c->I; k++)
             c->xqt[k * c->T + i] = c->xq[i * c->I + k];
+    layer_fold_weights(c, c->offs);
     return FPQ_OK;
 }
 
-/* wq <- W quantized with weight format f at per-row biases b[0..O). */
+/* wq <- the values of the codes of wfold quantized per row at row_scale with weight format
+ * wq_fmt (code_new is free scratch here: the passes rewrite it before reading it). */
+static void layer_quantize_weights(layer_ctx *c)
+{
+    const fpq_format *fmt = &c->o->weight_formats[c->wq_fmt];
+    fpq_tensor t;
+    fpq_scales sc;
+    layer_matrix(&t, c->O, c->I, FPQ_PER_ROW);
+    layer_float_scales(&sc, c->row_scale, c->O);
+    fpq_tensor_quantize(fmt, &t, c->wfold, &sc, FPQ_UNPACKED, c->code_new, c->O * c->I);
+    fpq_dequantize(fmt, c->code_new, c->O * c->I, 1.0f, FPQ_UNPACKED, c->wq);
+    memcpy(c->wq_offs, c->wfold_offs, c->I * sizeof(int));
+}
+
+/* wq <- wfold (W' of the offsets last set) quantized with weight format f at per-row biases
+ * b[0..O). The activation passes refold it for each candidate's offsets (layer_refold). */
 static int layer_set_weights(layer_ctx *c, int f, const double *b)
 {
     const fpq_format *fmt = &c->o->weight_formats[f];
-    fpq_tensor t;
-    fpq_scales sc;
     size_t r;
+    float sc;
     for (r = 0; r < c->O; r++)
-        if (fpq_scale_from_bias(fmt, b[r], &c->row_scale[r]) != FPQ_OK)
+        if (fpq_scale_from_bias(fmt, b[r], &sc) != FPQ_OK)
             return FPQ_ERR_ARGUMENT;
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = c->O;
-    t.cols = t.row_stride = c->I;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = FPQ_PER_ROW;
-    memset(&sc, 0, sizeof sc);
-    sc.struct_size = sizeof sc;
-    sc.encoding = FPQ_SCALE_FLOAT32;
-    sc.data = c->row_scale;
-    sc.count = c->O;
-    fpq_tensor_fake_quantize(fmt, &t, c->s->w, &sc, 0, c->wq);
+    for (r = 0; r < c->O; r++)
+        fpq_scale_from_bias(fmt, b[r], &c->row_scale[r]);
+    c->wq_fmt = f;
+    layer_quantize_weights(c);
     return FPQ_OK;
+}
+
+/* wq, wt <- the quantized W' of offsets offs (the row scales and format staying those of
+ * layer_set_weights: what an engine deploys with them). chg marks the channels whose offset
+ * changed; their previous columns of wt are kept in wt_old. Returns how many changed. */
+static size_t layer_refold(layer_ctx *c, const int *offs)
+{
+    const size_t O = c->O, I = c->I;
+    size_t k, r, n = 0;
+    for (k = 0; k < I; k++) {
+        c->chg[k] = offs[k] != c->wq_offs[k];
+        n += c->chg[k];
+    }
+    if (n == 0)
+        return 0;
+    layer_fold_weights(c, offs);
+    layer_quantize_weights(c);
+    for (k = 0; k < I; k++) {
+        if (!c->chg[k])
+            continue;
+        memcpy(c->wt_old + k * O, c->wt + k * O, O * sizeof(float));
+        for (r = 0; r < O; r++)
+            c->wt[k * O + r] = c->wq[r * I + k];
+    }
+    return n;
+}
+
+/* Max-based biases bw0 of every weight format for the rows of wfold (the W' being searched).
+ * Returns FPQ_ERR_ARGUMENT where a scale would not be valid. */
+static int layer_weight_bases(layer_ctx *c)
+{
+    const fpq_layer_search_options *o = c->o;
+    int f, status = FPQ_OK;
+    size_t r, k;
+    for (f = 0; f < o->num_weight_formats; f++) {
+        const fpq_format *fmt = &o->weight_formats[f];
+        for (r = 0; r < c->O; r++) {
+            const float *w = c->wfold + r * c->I;
+            float amax = 0.0f, sc;
+            double b;
+            for (k = 0; k < c->I; k++)
+                amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
+            b = layer_initial_bias(fmt, amax);
+            if (isinf(b))
+                b = fmt->bias; /* an all-zero row: scale 1, every candidate gives zeros */
+            if (fpq_scale_from_bias(fmt, b, &sc) != FPQ_OK)
+                status = FPQ_ERR_ARGUMENT;
+            c->bw0[(size_t)f * c->O + r] = b;
+        }
+    }
+    return status;
 }
 
 /* ----- weight pass: per-row biases against the current quantized activations ------------ */
@@ -575,7 +675,7 @@ static void layer_rows_step(layer_ctx *c, const fpq_format *fmt, const double *v
                                                                     stays the last valid one */
         if (!ok[j])
             continue;
-        fpq_quantize(fmt, c->s->w + r * I, I, sc[j], FPQ_UNPACKED, c->code_new + r * I);
+        fpq_quantize(fmt, c->wfold + r * I, I, sc[j], FPQ_UNPACKED, c->code_new + r * I);
         if (fresh[j])
             memset(c->acc + r * T, 0, T * sizeof(double));
     }
@@ -600,7 +700,8 @@ static void layer_rows_step(layer_ctx *c, const fpq_format *fmt, const double *v
             continue;
         fresh[j] = 0;
         memcpy(c->code_old + r * I, c->code_new + r * I, I);
-        layer_sums_add(c->o->metric, c->yt + r * T, c->acc + r * T, (double)sc[j], T, &m);
+        layer_sums_add(c->o->metric, c->yt + r * T, c->acc + r * T,
+                       (double)sc[j] * (double)c->xq_scale, NULL, T, &m);
         err = layer_unit_error(c->o->metric, (double)T, c->row_sy[r], c->row_syy[r], &m);
         if (err < c->best_err[r]) {
             c->best_err[r] = err;
@@ -643,12 +744,13 @@ static void layer_rows_pass(layer_ctx *c, int f, const double *base, size_t ncan
 /* ----- activation pass: shared biases against the quantized weights wq ------------------- */
 
 /* Tokens of block `blk` at one candidate (shared scale `shared`, per-channel scales
- * `col_scale`, factors 2^-k_c `fac`): codes, sums (in full when `full`, else by the codes and
- * factors that changed since the last candidate, whose factors were `fac_old`), and the block's
- * error sums into *out. */
+ * `col_scale`): codes, sums of code value x quantized W' (in full when `full`, else by the
+ * codes that changed since the last candidate and, when `refolded`, the channels whose W'
+ * column changed with the offsets: old value x old column out, new value x new column in),
+ * and the block's error sums into *out. */
 static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double *vals,
-                              size_t blk, float shared, float *col_scale, const double *fac,
-                              const double *fac_old, int full, layer_sums *out)
+                              size_t blk, float shared, float *col_scale, int refolded,
+                              int full, layer_sums *out)
 {
     const size_t T = c->T, I = c->I, O = c->O;
     const size_t t0 = blk * LAYER_TOKEN_BLOCK;
@@ -680,10 +782,12 @@ static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double 
             memset(c->acc + i * O, 0, O * sizeof(double));
     for (k = 0; k < I; k++) {
         const float *col = c->wt + k * O;
+        const int moved = !full && refolded && c->chg[k];
         for (i = t0; i < t1; i++) {
             const uint8_t cur = c->code_new[i * I + k], old = c->code_old[i * I + k];
-            /* value x 2^-k_c: exact, so an unchanged channel gives a zero difference */
-            const double d = full ? vals[cur] * fac[k] : vals[cur] * fac[k] - vals[old] * fac_old[k];
+            const double d = full || moved ? vals[cur] : vals[cur] - vals[old];
+            if (moved && vals[old] != 0.0)
+                layer_axpy(c->acc + i * O, -vals[old], c->wt_old + k * O, O);
             if (d != 0.0)
                 layer_axpy(c->acc + i * O, d, col, O);
         }
@@ -691,7 +795,8 @@ static void layer_token_block(layer_ctx *c, const fpq_format *fmt, const double 
     memset(&total, 0, sizeof total);
     for (i = t0; i < t1; i++) {
         memcpy(c->code_old + i * I, c->code_new + i * I, I);
-        layer_sums_add(metric, c->y + i * O, c->acc + i * O, (double)shared, O, &m);
+        layer_sums_add(metric, c->y + i * O, c->acc + i * O, (double)shared, c->row_scale, O,
+                       &m);
         if (metric == FPQ_LAYER_METRIC_COSINE)
             m.s = layer_cosine_distance(c->tok_syy[i], m.yh2, m.yyh);
         total.s += m.s;
@@ -731,16 +836,14 @@ static void layer_transpose_weights(layer_ctx *c)
             c->wt[k * c->O + r] = c->wq[r * c->I + k];
 }
 
-/* Candidates [i0, i1) share the offsets c->offs: tokens are independent across them, so one
- * parallel region walks them all, block by block. The first candidate starts from the sums of
- * the previous run (factors fac_prev), or from nothing when `first`. */
+/* Candidates [i0, i1) share the offsets c->offs (and wt is W' quantized for them): tokens
+ * are independent across them, so one parallel region walks them all, block by block. The
+ * first candidate starts from the sums of the previous run (whose W' columns, where
+ * `refolded`, are those marked in chg), or from nothing when `first`. */
 static void layer_acts_run(layer_ctx *c, const fpq_format *fmt, const double *vals,
-                           size_t i0, size_t i1, int first)
+                           size_t i0, size_t i1, int first, int refolded)
 {
     long long nb = (long long)c->nblk, bb;
-    size_t k;
-    for (k = 0; k < c->I; k++)
-        c->fac_cur[k] = ldexp(1.0, -c->offs[k]);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->threads)
 #endif
@@ -757,17 +860,17 @@ static void layer_acts_run(layer_ctx *c, const fpq_format *fmt, const double *va
         for (i = i0; i < i1; i++) {
             for (k = 0; k < c->I; k++)
                 col_scale[k] = ldexpf(c->cand_scale[i], -c->offs[k]);
-            layer_token_block(c, fmt, vals, (size_t)bb, c->cand_scale[i], col_scale, c->fac_cur,
-                              i == i0 ? c->fac_prev : c->fac_cur, first && i == i0,
+            layer_token_block(c, fmt, vals, (size_t)bb, c->cand_scale[i], col_scale,
+                              refolded && i == i0, first && i == i0,
                               c->blk + (i - i0) * c->nblk + (size_t)bb);
         }
         fpqi_fpenv_leave(&env);
     }
-    memcpy(c->fac_prev, c->fac_cur, c->I * sizeof(double));
 }
 
 /* For activation format f: err[i] of each shared bias cands[i] (Inf where not valid), the
- * weights being wq. Candidates are cut into runs of equal offsets (one per rounded b~). */
+ * weights being W' folded with each candidate's offsets and quantized at the row scales of
+ * layer_set_weights. Candidates are cut into runs of equal offsets (one per rounded b~). */
 static void layer_acts_pass(layer_ctx *c, int f, const double *cands, size_t ncand,
                             double *err)
 {
@@ -789,7 +892,7 @@ static void layer_acts_pass(layer_ctx *c, int f, const double *cands, size_t nca
                 memcmp(c->offs, c->offs_prev, c->I * sizeof(int)) != 0)
                 break;
         memcpy(c->offs, c->offs_prev, c->I * sizeof(int));
-        layer_acts_run(c, fmt, vals, i, j, first);
+        layer_acts_run(c, fmt, vals, i, j, first, layer_refold(c, c->offs) > 0);
         first = 0;
         for (k = i; k < j; k++)
             err[k] = layer_total_error(c, c->blk + (k - i) * c->nblk);
@@ -853,28 +956,14 @@ static void layer_reference_output(layer_ctx *c)
     }
 }
 
-/* Initial (max-based) biases of every format; FPQ_ERR_ARGUMENT where a scale is invalid. */
+/* Initial (max-based) biases of every format; FPQ_ERR_ARGUMENT where a scale is invalid. The
+ * activations' come first: the weights' are those of W' folded with the offsets of the initial
+ * activation format at its initial shared bias (W itself per tensor). */
 static int layer_initial_biases(layer_ctx *c)
 {
     const fpq_layer_search_options *o = c->o;
-    size_t r, k;
-    int f;
-    for (f = 0; f < o->num_weight_formats; f++) {
-        const fpq_format *fmt = &o->weight_formats[f];
-        for (r = 0; r < c->O; r++) {
-            const float *w = c->s->w + r * c->I;
-            float amax = 0.0f, sc;
-            double b;
-            for (k = 0; k < c->I; k++)
-                amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
-            b = layer_initial_bias(fmt, amax);
-            if (isinf(b))
-                b = fmt->bias; /* an all-zero row: scale 1, every candidate gives zeros */
-            if (fpq_scale_from_bias(fmt, b, &sc) != FPQ_OK)
-                return FPQ_ERR_ARGUMENT;
-            c->bw0[(size_t)f * c->O + r] = c->bw[(size_t)f * c->O + r] = b;
-        }
-    }
+    size_t k;
+    int f, status;
     for (f = 0; f < o->num_act_formats; f++) {
         const fpq_format *fmt = &o->act_formats[f];
         double bmin = INFINITY;
@@ -890,7 +979,11 @@ static int layer_initial_biases(layer_ctx *c)
         if (!layer_act_scales(c, f, bmin, &sc))
             return FPQ_ERR_ARGUMENT;
     }
-    return FPQ_OK;
+    status = layer_set_acts(c, o->initial_act_format, c->ba0[o->initial_act_format]);
+    if (status == FPQ_OK)
+        status = layer_weight_bases(c);
+    memcpy(c->bw, c->bw0, (size_t)o->num_weight_formats * c->O * sizeof(double));
+    return status;
 }
 
 /* Index of the smallest err (the first of equals); -1 if none is finite. */
@@ -911,8 +1004,10 @@ static void layer_round(layer_ctx *c, int *wf, int *af, double *errs)
     size_t r, i;
     int f, best;
 
-    /* 1. per-row weight biases of every weight format, activations as they stand */
+    /* 1. per-row weight biases of every weight format, activations as they stand; the
+     * candidates derive from the max-based biases of W' as the offsets now fold it */
     layer_set_acts(c, *af, c->ba[*af]);
+    layer_weight_bases(c);
     for (f = 0; f < o->num_weight_formats; f++) {
         layer_rows_pass(c, f, c->bw0 + (size_t)f * O, c->ncand);
         for (r = 0; r < O; r++)
@@ -993,10 +1088,21 @@ static int layer_run(layer_ctx *c, double *errs)
     if (status != FPQ_OK)
         return status;
     max_based = layer_eval(c, wf, c->bw0 + (size_t)wf * c->O, af, c->ba0[af]);
+    memcpy(c->bw_start, c->bw0 + (size_t)wf * c->O, c->O * sizeof(double));
     for (round = 0; round < o->rounds; round++)
         layer_round(c, &wf, &af, errs);
 
     total = layer_eval(c, wf, c->bw + (size_t)wf * c->O, af, c->ba[af]);
+    if (!(total <= max_based)) {
+        /* Each step minimizes its own objective with the other operand held, but a new b~
+         * refolds W' under row biases searched for the old fold, and the per-row cosine is
+         * not the total's: the descent need not end below its start. Then the start it is. */
+        wf = o->initial_weight_format;
+        af = o->initial_act_format;
+        memcpy(c->bw + (size_t)wf * c->O, c->bw_start, c->O * sizeof(double));
+        c->ba[af] = c->ba0[af];
+        total = max_based;
+    }
     /* per-row errors: the one candidate g = 1 is the row's bias itself in both grids */
     layer_set_acts(c, af, c->ba[af]);
     c->grid[0] = 1.0;
@@ -1036,14 +1142,18 @@ static int layer_solve_checked(fpq_layer_search *s)
     c.grid = (double *)layer_alloc(m, c.ncand, sizeof(double));
     c.bw0 = (double *)layer_alloc(m, nw * O, sizeof(double));
     c.bw = (double *)layer_alloc(m, nw * O, sizeof(double));
+    c.bw_start = (double *)layer_alloc(m, O, sizeof(double));
     c.bc = (double *)layer_alloc(m, na * I, sizeof(double));
     c.xq = (float *)layer_alloc(m, T * I, sizeof(float));
     c.xqt = (float *)layer_alloc(m, T * I, sizeof(float));
     c.wq = (float *)layer_alloc(m, O * I, sizeof(float));
     c.row_scale = (float *)layer_alloc(m, O, sizeof(float));
     c.wt = (float *)layer_alloc(m, O * I, sizeof(float));
-    c.fac_prev = (double *)layer_alloc(m, I, sizeof(double));
-    c.fac_cur = (double *)layer_alloc(m, I, sizeof(double));
+    c.wt_old = (float *)layer_alloc(m, O * I, sizeof(float));
+    c.wfold = (float *)layer_alloc(m, O * I, sizeof(float));
+    c.wfold_offs = (int *)layer_alloc(m, I, sizeof(int));
+    c.wq_offs = (int *)layer_alloc(m, I, sizeof(int));
+    c.chg = (uint8_t *)layer_alloc(m, I, 1);
     c.acc = (double *)layer_alloc(m, T * O, sizeof(double));
     c.code_old = (uint8_t *)layer_alloc(m, units * I, 1);
     c.code_new = (uint8_t *)layer_alloc(m, units * I, 1);
@@ -1056,8 +1166,10 @@ static int layer_solve_checked(fpq_layer_search *s)
     c.offs = (int *)layer_alloc(m, I, sizeof(int));
     c.offs_prev = (int *)layer_alloc(m, I, sizeof(int));
     errs = (double *)layer_alloc(m, 2 * c.ncand + FPQ_LAYER_MAX_FORMATS, sizeof(double));
-    if (c.y && c.yt && c.row_sy && c.row_syy && c.tok_syy && c.grid && c.bw0 && c.bw && c.bc &&
-        c.xq && c.xqt && c.wq && c.row_scale && c.wt && c.fac_prev && c.fac_cur && c.acc && c.code_old && c.code_new &&
+    if (c.y && c.yt && c.row_sy && c.row_syy && c.tok_syy && c.grid && c.bw0 && c.bw &&
+        c.bw_start && c.bc &&
+        c.xq && c.xqt && c.wq && c.row_scale && c.wt && c.wt_old && c.wfold && c.wfold_offs &&
+        c.wq_offs && c.chg && c.acc && c.code_old && c.code_new &&
         c.best_b && c.best_err && c.blk && c.cand_scale && c.thr_scale && c.col_scale && c.offs &&
         c.offs_prev && errs)
         status = layer_run(&c, errs);
@@ -1069,14 +1181,18 @@ static int layer_solve_checked(fpq_layer_search *s)
     layer_free(m, c.grid);
     layer_free(m, c.bw0);
     layer_free(m, c.bw);
+    layer_free(m, c.bw_start);
     layer_free(m, c.bc);
     layer_free(m, c.xq);
     layer_free(m, c.xqt);
     layer_free(m, c.wq);
     layer_free(m, c.row_scale);
     layer_free(m, c.wt);
-    layer_free(m, c.fac_prev);
-    layer_free(m, c.fac_cur);
+    layer_free(m, c.wt_old);
+    layer_free(m, c.wfold);
+    layer_free(m, c.wfold_offs);
+    layer_free(m, c.wq_offs);
+    layer_free(m, c.chg);
     layer_free(m, c.acc);
     layer_free(m, c.code_old);
     layer_free(m, c.code_new);
@@ -1153,3 +1269,4 @@ int fpq_layer_search_get_activations(const fpq_layer_search *s, double *channel_
 #undef LAYER_ROW_BLOCK
 #undef LAYER_MAX_STEPS
 #undef LAYER_MAX_ROUNDS
+#undef LAYER_SCALE
