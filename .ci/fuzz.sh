@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_TIME=${FUZZ_TIME:-40}
-HARNESSES=(fuzz_format fuzz_kernels fuzz_backends fuzz_tensor fuzz_linear)
+HARNESSES=(fuzz_format fuzz_kernels fuzz_backends fuzz_tensor fuzz_linear fuzz_reparam)
 JOBS=$(nproc 2>/dev/null || echo 2)
 CLANG=${CLANG:-clang}
 

@@ -166,8 +166,8 @@ int fpq_reparam_biases(const fpq_format *fmt, const float *maxvals, size_t chann
     return status;
 }
 
-int fpq_reparam_shared_bias(const fpq_format *fmt, const double *biases, size_t channels,
-                            double *shared_bias)
+static int reparam_shared_bias(const fpq_format *fmt, const double *biases, size_t channels,
+                               double *shared_bias)
 {
     fpqi_params p;
     double best = 0.0;
@@ -190,6 +190,16 @@ int fpq_reparam_shared_bias(const fpq_format *fmt, const double *biases, size_t 
     }
     *shared_bias = found ? best : (double)p.bias;
     return FPQ_OK;
+}
+
+/* In the default environment: under the caller's DAZ a subnormal bias compared as zero
+ * (fuzz_reparam, corpus/fuzz_reparam/defect-shared-bias-daz). */
+int fpq_reparam_shared_bias(const fpq_format *fmt, const double *biases, size_t channels,
+                            double *shared_bias)
+{
+    int status;
+    FPQI_IN_DEFAULT_FPENV(status, reparam_shared_bias(fmt, biases, channels, shared_bias));
+    return status;
 }
 
 /* The float32 bits of a channel scale s * 2^-k, or 0 when it is not a normal float32 (the

@@ -376,6 +376,107 @@ def tensor_seeds():
     return seeds
 
 
+# ---- fuzz_reparam (tests/fuzz/fuzz_reparam.c) ---------------------------------------------
+
+RP_FOLD, RP_QUANT, RP_OFFSETS = 0, 1, 2
+RP_FAULTS = ["none", "null", "struct", "shape", "offset", "misalign", "overlap"]
+RP_VALUES = [1.0, -3.5, 0.75, 2.0 ** -120, -(2.0 ** -140), 0.0, -0.0, float("inf"),
+             float("-inf"), float("nan"), 3.4028234663852886e38, 6.0, -5.0, 0.25, 1e-30, 448.0]
+
+
+def rp_head(op, fault="none", env=0):
+    return u8(op) + u8(RP_FAULTS.index(fault)) + u8(env)
+
+
+def rp_shape(rows, cols, pad=0):
+    return u8(rows - 1) + u8(cols - 1) + u8(pad)
+
+
+def rp_data(n, start=0):
+    """The stream seed, then n raw float32 values (the tensor's span)."""
+    return struct.pack("<Q", 0x5EED + start) + b"".join(
+        f32(RP_VALUES[(start + i) % len(RP_VALUES)]) for i in range(n))
+
+
+def rp_fold(fault="none", env=0, rows=2, cols=8, pad=1, offsets=None, in_place=False,
+            extra=b""):
+    offsets = offsets if offsets is not None else [0, 1, 2, 3, 126, 127, 200, 255][:cols]
+    span = (rows - 1) * (cols + pad) + cols
+    return (rp_head(RP_FOLD, fault, env) + rp_shape(rows, cols, pad) +
+            b"".join(u8(k) for k in offsets) + u8(0 if in_place else 1) + rp_data(span) + extra)
+
+
+def rp_quant(fmt, scale, fl, fault="none", env=0, rows=2, cols=12, pad=1, extra=b""):
+    span = (rows - 1) * (cols + pad) + cols
+    return (rp_head(RP_QUANT, fault, env) + fmt + scale + flags(fl) + rp_shape(rows, cols, pad) +
+            b"".join(u8(c * 5) for c in range(cols)) + rp_data(span, 3) + extra)
+
+
+def rp_bias(kind, v=0):
+    """rp_pick_bias: 'raw' double, 'inf', '-inf', 'nan', 'half' (int8 / 2), 'fine'."""
+    if kind == "raw":
+        return u8(0) + struct.pack("<d", v)
+    if kind == "inf":
+        return u8(1)
+    if kind in ("-inf", "nan"):
+        return u8(2) + u8(1 if kind == "-inf" else 0)
+    if kind == "half":
+        return u8(3) + struct.pack("<b", v)
+    return u8(4) + struct.pack("<b", v) + u8(0)
+
+
+def rp_offsets(fmt, biases, adjust=None, env=0):
+    out = rp_head(RP_OFFSETS, "none", env) + u8(len(biases) - 1) + fmt + b"".join(biases)
+    return out + (u8(0) if adjust is None else u8(1) + struct.pack("<b", adjust))
+
+
+def reparam_seeds():
+    e2m1, e2m3, e4m3fn, e5m2, e8m0, e3m0, e0m3 = (fmt_preset(i) for i in (0, 1, 5, 8, 10, 11, 13))
+    seeds = {
+        "fold": rp_fold(),
+        "fold-in-place": rp_fold(in_place=True),
+        "fold-fpenv": rp_fold(env=0x0E),
+        "fold-one-row": rp_fold(rows=1, cols=5, pad=0, offsets=[255, 255, 0, 1, 128]),
+        "fold-null": rp_fold("null", rows=1, cols=4),
+        "fold-struct": rp_fold("struct", rows=1, cols=4, extra=u8(0)),
+        "fold-shape-cols": rp_fold("shape", rows=1, cols=4, extra=u8(1)),
+        "fold-shape-stride": rp_fold("shape", rows=2, cols=4, extra=u8(0)),
+        "fold-offset-256": rp_fold("offset", rows=1, cols=4, extra=u8(2) + u8(0)),
+        "fold-offset-negative": rp_fold("offset", rows=1, cols=4, extra=u8(3) + u8(1)),
+        "fold-misalign": rp_fold("misalign", rows=1, cols=4),
+        "fold-overlap": rp_fold("overlap", rows=2, cols=4),
+        "quant-e2m1": rp_quant(e2m1, scale_pow2(-2), 0),
+        "quant-e2m1-unpacked-fpenv": rp_quant(e2m1, scale_raw(f32bits(0.37)), 1, env=0x0D),
+        "quant-e2m3": rp_quant(e2m3, scale_one(), 0),
+        "quant-e4m3fn-nosat": rp_quant(e4m3fn, scale_raw(f32bits(1e-3)), 2),
+        "quant-e5m2": rp_quant(e5m2, scale_pow2(-20), 0),
+        "quant-e3m0": rp_quant(e3m0, scale_pow2(3), 0),
+        "quant-e0m3": rp_quant(e0m3, scale_raw(f32bits(0.1)), 0, rows=3, cols=7, pad=2),
+        "quant-e8m0-refused": rp_quant(e8m0, scale_one(), 0),
+        "quant-tiny-scale": rp_quant(e2m1, scale_special(8), 0),
+        "quant-null": rp_quant(e2m1, scale_one(), 0, fault="null"),
+        "quant-struct": rp_quant(e2m1, scale_one(), 0, fault="struct", extra=u8(1)),
+        "quant-shape": rp_quant(e2m1, scale_one(), 0, fault="shape", extra=u8(1)),
+        "quant-offset": rp_quant(e2m1, scale_one(), 0, fault="offset", extra=u8(4) + u8(0)),
+        "quant-misalign": rp_quant(e2m1, scale_one(), 0, fault="misalign"),
+        "quant-overlap": rp_quant(e2m1, scale_one(), 1, fault="overlap"),
+        "offsets-e2m1": rp_offsets(e2m1, [rp_bias("half", 5), rp_bias("half", 6),
+                                          rp_bias("half", 7), rp_bias("half", -2),
+                                          rp_bias("fine", 20), rp_bias("inf"),
+                                          rp_bias("-inf"), rp_bias("nan")]),
+        "offsets-e2m1-shifted": rp_offsets(e2m1, [rp_bias("half", 1), rp_bias("half", 9),
+                                                  rp_bias("half", 3)], adjust=12),
+        "offsets-e4m3fn-fpenv": rp_offsets(e4m3fn, [rp_bias("half", -11), rp_bias("half", 0),
+                                                    rp_bias("fine", 33), rp_bias("half", 25)],
+                                           env=0x0F),
+        "offsets-none-finite": rp_offsets(e3m0, [rp_bias("inf"), rp_bias("nan")]),
+        "offsets-subnormal": rp_offsets(e2m1, [rp_bias("raw", 5e-324), rp_bias("half", 0),
+                                               rp_bias("raw", -5e-324)], env=0x08),
+        "offsets-e8m0-refused": rp_offsets(e8m0, [rp_bias("half", 1)]),
+    }
+    return seeds
+
+
 def write(harness, seeds):
     d = os.path.join(CORPUS, harness)
     os.makedirs(d, exist_ok=True)
@@ -394,6 +495,7 @@ def main():
     print("fuzz_backends:", write("fuzz_backends", backend_seeds(k)))
     print("fuzz_format:", write("fuzz_format", format_seeds()))
     print("fuzz_tensor:", write("fuzz_tensor", tensor_seeds()))
+    print("fuzz_reparam:", write("fuzz_reparam", reparam_seeds()))
 
 
 if __name__ == "__main__":
