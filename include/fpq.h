@@ -456,13 +456,21 @@ typedef struct fpq_allocator {
  * b0 - log2(g_i) (clip grid: g_i is the clipping ratio), g_i = alpha + i (beta - alpha) / n,
  * i = 0..n. Ties go to the first candidate / format. Results do not depend on how X was split
  * into batches nor on the thread count.
+ * Per-channel mode evaluates the layer a deployment runs: the weights quantized per row are
+ * the folded W' = W * 2^-k_c (fpq_reparam_fold) for the offsets of the state evaluated (b0
+ * from the rows of W'; while the activation bias search changes the offsets, the row
+ * biases are held and W' is refolded for each candidate), times the activation codes of the
+ * shared scale (fpq_reparam_quantize). The reported errors are those of that layer, computed
+ * as fpq_reparam_linear_reference computes it before its rounding to float32 (the reference
+ * code instead simulates its unfolded Q(W) * 2^-k_c, which cannot be deployed). Should the
+ * rounds end above the max-based start's error, the start is the result.
  *
  * Usage: fpq_layer_search_options_init, fpq_layer_search_create (copies W),
  * fpq_layer_search_add_batch (copies X; any number of batches), fpq_layer_search_solve, the
  * getters, fpq_layer_search_destroy. The object keeps W and every calibration row (the
  * objective needs all of X): 4 * in * (out + tokens) bytes (X's buffer grows by doubling, so
  * up to twice its rows) plus O(out + in); solve allocates about 24 * tokens * out
- * + 8 * in * (tokens + out) + 2 * in * max(tokens, out) bytes more while it runs.
+ * + 8 * in * (tokens + 2 * out) + 2 * in * max(tokens, out) bytes more while it runs.
  * An object may be used by one thread at a time; solve itself runs on fpq_num_threads().
  * ------------------------------------------------------------------------------------------- */
 
@@ -538,8 +546,9 @@ FPQ_API int fpq_layer_search_add_batch(fpq_layer_search *s, const float *x, size
 
 /* Runs the search on every batch added so far (again after more batches, if called again).
  * Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_SIZE (no batch yet), FPQ_ERR_ARGUMENT (a group's
- * initial scale, or a per-channel scale of it, is not a valid float32 scale: data beyond
- * float32's normal range), FPQ_ERR_MEMORY. On error the previous results are kept. */
+ * initial scale, or a per-channel scale of it, or the initial scale of a folded weight row,
+ * is not a valid float32 scale: data beyond float32's normal range), FPQ_ERR_MEMORY. On
+ * error the previous results are kept. */
 FPQ_API int fpq_layer_search_solve(fpq_layer_search *s);
 
 /* What solve found. Never changes layout (reserved fields for later use). */
@@ -562,7 +571,9 @@ FPQ_API int fpq_layer_search_get_summary(const fpq_layer_search *s,
 
 /* Per output row r (arrays of `capacity` >= out_features entries; any may be NULL): the
  * bias bias[r], the float32 scale scale[r] = 2^(weight_format.bias - bias[r]) (the per-row
- * scales of fpq_tensor_quantize), and error[r], the metric of row r over the tokens.
+ * scales of fpq_tensor_quantize on the folded W' = fpq_reparam_fold(W, offsets) in
+ * per-channel mode, on W per tensor), and error[r], the metric of row r over the tokens in
+ * that layer.
  * Returns FPQ_OK, FPQ_ERR_NULL (s), FPQ_ERR_ARGUMENT (not solved), FPQ_ERR_CAPACITY. */
 FPQ_API int fpq_layer_search_get_weights(const fpq_layer_search *s, double *bias, float *scale,
                                          double *error, size_t capacity);
