@@ -8,8 +8,10 @@
  *   - Functions that can fail return an `int` status: FPQ_OK (0) or a negative FPQ_ERR_* code;
  *     fpq_status_string() names it.
  *   - On any error nothing is written to any output buffer.
- *   - The library never allocates in these calls, never prints, never reads files and never
- *     aborts; it is safe to call from several threads at once on different buffers.
+ *   - The library never prints, never reads files and never aborts; it is safe to call from
+ *     several threads at once on different buffers. It allocates only in the parameter search
+ *     calls (fpq_search_*, fpq_layer_search_*), through a caller-supplied fpq_allocator or
+ *     malloc/free; every other call works in the caller's buffers.
  *   - Results do not depend on the caller's floating-point environment: rounding mode and
  *     flush-to-zero / denormals-are-zero are set to the IEEE defaults for the duration of a call
  *     and restored before it returns.
@@ -431,9 +433,9 @@ FPQ_API int fpq_num_threads(void);
  * ------------------------------------------------------------------------------------------- */
 
 /* Memory for the calls that allocate (the search objects, which keep calibration statistics
- * between calls; every other call works in the caller's buffers). alloc returns memory aligned
- * for any C object, or NULL on failure (the call then returns FPQ_ERR_MEMORY); free takes what
- * alloc returned (never NULL). user is passed back unchanged. A NULL fpq_allocator pointer
+ * between calls, and fpq_search_tensor's work space; every other call works in the caller's
+ * buffers). alloc returns memory aligned for any C object, or NULL on failure (the call then
+ * returns FPQ_ERR_MEMORY); free takes what alloc returned (never NULL). user is passed back unchanged. A NULL fpq_allocator pointer
  * means malloc/free. This struct is fixed: it will never grow. */
 typedef struct fpq_allocator {
     void *(*alloc)(void *user, size_t size);
@@ -690,8 +692,9 @@ FPQ_API int fpq_search_create(const fpq_format *formats, size_t num_formats,
  * FPQ_WEIGHTS_*) and ignored otherwise. The object copies what it needs: x and weights may
  * be freed on return. Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_SIZE (bad shape), FPQ_ERR_ALIGN,
  * FPQ_ERR_ARGUMENT (bad granularity or element type, a shape or granularity that differs from
- * the first batch, a negative or non-finite weight), FPQ_ERR_MEMORY; on error the object is
- * unchanged. */
+ * the first batch, a negative or non-finite weight), FPQ_ERR_MEMORY; on error the data the
+ * object holds and its results are unchanged (after FPQ_ERR_MEMORY, buffers already grown for
+ * the batch stay allocated: fpq_search_memory may report more). */
 FPQ_API int fpq_search_add(fpq_search *s, const fpq_tensor *t, const void *x,
                            const float *weights);
 
@@ -736,7 +739,9 @@ FPQ_API void fpq_search_destroy(fpq_search *s);
 
 /* One tensor, searched in place: the result of fpq_search_create, fpq_search_add(t, x,
  * weights), fpq_search_solve and fpq_search_destroy, bit for bit, without copying the data
- * (it allocates only work space: a few MiB at most, through alloc). The choice for weights,
+ * (it allocates only work space through alloc: per thread, about the largest group's
+ * elements plus the candidates x formats error table: tens of MB for 2^20-element groups
+ * or 4096-candidate grids; docs/errors.md gives measured sizes). The choice for weights,
  * which arrive whole. Returns the statuses of those four calls. */
 FPQ_API int fpq_search_tensor(const fpq_format *formats, size_t num_formats,
                               const fpq_search_options *opts, const fpq_tensor *t,
@@ -763,7 +768,7 @@ FPQ_API int fpq_search_tensor(const fpq_format *formats, size_t num_formats,
  * ------------------------------------------------------------------------------------------- */
 
 /* Per-column absolute maxima of X[rows x cols] (the tensor's element type; granularity and
- * block_size are not used), merged into absmax[0..cols): absmax[c] = max(absmax[c],
+ * block_size are not used), merged into absmax[0..cols): absmax[c] = max(|absmax[c]|,
  * max_r |x[r, c]|), so that calibration batches can be streamed (start from zeros). A column
  * holding a NaN makes absmax[c] NaN, and a NaN stays NaN; +-Inf makes it +Inf.
  * Returns FPQ_OK, FPQ_ERR_NULL, FPQ_ERR_SIZE (bad shape), FPQ_ERR_ARGUMENT (struct_size,
