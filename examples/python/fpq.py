@@ -983,8 +983,11 @@ for _name, _res, _args in [
          [_P(Format), _vp, _c_size, _c_size, _c_size, _c_float, _P(Format), _vp, _c_size,
           _c_size, _vp, _vp, _c_uint, _vp]),
 ]:
-    _f = getattr(_lib, _name)
-    _f.restype, _f.argtypes = _res, _args
+    # A 0.1.0 library without these calls still serves the rest of the binding; calling one
+    # of them then raises AttributeError naming the missing function.
+    if hasattr(_lib, _name):
+        _f = getattr(_lib, _name)
+        _f.restype, _f.argtypes = _res, _args
 
 
 # --- tensor-level search (docs/search.md) -----------------------------------------------------

@@ -44,6 +44,11 @@ MIRRORS = [
 ]
 
 
+# The header's constants the binding repeats (macros and enums are not visible through FFI).
+CONSTANTS = sorted(n for n in dir(fpq) if n.isupper() and type(getattr(fpq, n)) is int
+                   and n != "HEADER_VERSION")
+
+
 def _compiler():
     for cc in (os.environ.get("CC"), "cc", "gcc", "clang"):
         if cc and shutil.which(cc):
@@ -60,8 +65,8 @@ class LayoutTests(unittest.TestCase):
     @unittest.skipUnless(_compiler() and os.path.exists(os.path.join(HEADER_DIR, "fpq.h")),
                          "no C compiler or include/fpq.h: the struct layouts were not compared")
     def test_layouts_equal_the_headers(self):
-        """Every field's offset and size and every struct's size, as a C compiler sees
-        include/fpq.h."""
+        """Every field's offset and size, every struct's size and every constant's value, as a
+        C compiler sees include/fpq.h."""
         lines = ["#include <stddef.h>", "#include <stdio.h>", '#include "fpq.h"',
                  "int main(void) {"]
         expected = []
@@ -73,6 +78,9 @@ class LayoutTests(unittest.TestCase):
                              'sizeof(((%s *)0)->%s));' % (cname, field, cname, field, cname, field))
                 expected.append("%s.%s %d %d" % (cname, field, getattr(py, field).offset,
                                                  getattr(py, field).size))
+        for name in CONSTANTS:
+            lines.append('printf("FPQ_%s %%d\\n", (int)(FPQ_%s));' % (name, name))
+            expected.append("FPQ_%s %d" % (name, getattr(fpq, name)))
         lines.append("return 0; }")
         tmp = tempfile.mkdtemp()
         try:
@@ -424,6 +432,13 @@ class LayerSearchTests(unittest.TestCase):
         self.assertGreater(max(offsets), 0)
         for c in range(self.IN):
             self.assertEqual(xscale[c], f32(summary.act_scale * 2.0 ** -offsets[c]))
+        # the channel biases and offsets are the reparameterization calls' on X's absmax
+        own = fpq.reparam_biases(summary.act_format,
+                                 fpq.reparam_observe(fpq.Tensor(self.TOKENS, self.IN), self.x))
+        for c in range(self.IN):
+            self.assertAlmostEqual(cbias[c], own[c], delta=1e-9)
+        want, scale = fpq.reparam_offsets(summary.act_format, cbias, summary.act_bias)
+        self.assertEqual((list(offsets), scale), (list(want), summary.act_scale))
         # the deployed layer: the codes of the pre-shifted X at the shared scale (2^k x^)
         # times the folded W' quantized with the row scales reported
         tx = fpq.Tensor(self.TOKENS, self.IN)
