@@ -4,9 +4,12 @@
  * The LLM-FP4 paper observes that weights are heavy-tailed and that activations have a few
  * channels far larger than the rest. This program builds synthetic tensors with both traits,
  * fake-quantizes them to INT4 (e0m3) and to the three 4-bit float splits at several clipping
- * ranges, and prints the error. A last section keeps e2m1 and varies the scale granularity
- * instead: per tensor, row, column, MX block and NVFP4 block (fpq_tensor_*). It needs no input:
- * every number comes from a seeded PRNG.
+ * ranges, and prints the error. A section keeps e2m1 and varies the scale granularity
+ * instead: per tensor, row, column, MX block and NVFP4 block (fpq_tensor_*). Then the sections
+ * of examples/demo_*.c: the parameter search (clipping and format), the paper's pipeline on the
+ * layer's output (INT4, FP4 max-based, searched, and with per-channel pre-shifted biases), and
+ * the W4A4 integer kernel against float32. It needs no input: every number comes from a seeded
+ * PRNG.
  *
  * Built and run by `make demo`.
  */
@@ -371,8 +374,8 @@ int main(void)
     e2m1_clip = print_best(sqnr_w, sqnr_x);
     print_round_trip(&fmts[F_E2M1], e2m1_clip); /* at e2m1's best clip: not all zeros */
     print_granularity(&fmts[F_E2M1]);
-    demo_reparam();
-    demo_linear();
-    demo_search();
+    demo_search();  /* the search's clipping and format per tensor (examples/demo_search.c) */
+    demo_reparam(); /* the LLM-FP4 pipeline on the layer's output (examples/demo_reparam.c) */
+    demo_linear();  /* the same layer on the W4A4 integer kernel (examples/demo_linear.c) */
     return 0;
 }
