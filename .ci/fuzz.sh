@@ -2,7 +2,7 @@
 # CI: fuzz the public API with libFuzzer (clang 14, ASan + UBSan) for a bounded time, and
 # replay every committed corpus file without libFuzzer (gcc, ASan + UBSan).
 #
-#   .ci/fuzz.sh                 each harness for FUZZ_TIME seconds (default 40)
+#   .ci/fuzz.sh                 each harness for FUZZ_TIME seconds (default 30)
 #   FUZZ_TIME=300 .ci/fuzz.sh   longer runs
 #
 # Harnesses (tests/fuzz/): fuzz_format (descriptors, names, limits, values, scale conversions),
@@ -20,8 +20,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_TIME=${FUZZ_TIME:-40}
-HARNESSES=(fuzz_format fuzz_kernels fuzz_backends fuzz_tensor fuzz_linear fuzz_reparam)
+FUZZ_TIME=${FUZZ_TIME:-30}
+HARNESSES=(fuzz_format fuzz_kernels fuzz_backends fuzz_tensor fuzz_linear fuzz_reparam
+    fuzz_search)
 JOBS=$(nproc 2>/dev/null || echo 2)
 CLANG=${CLANG:-clang}
 

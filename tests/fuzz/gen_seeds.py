@@ -477,6 +477,57 @@ def reparam_seeds():
     return seeds
 
 
+# ---- fuzz_search (tests/fuzz/fuzz_search.c) -----------------------------------------------
+
+FS_MAX_ELEMS = 6 * 26
+
+
+def fs_case(fmts, objective=1, grid_bias=False, weights=1, nc=8, method=0, opt_mode=7,
+            opt_extra=b"", rows=4, cols=20, pad=1, gran=1, block16=False, batches=1,
+            fail_at=0, short=False, env=0, values=None):
+    out = u8(env) + u8(len(fmts) - 1) + b"".join(fmts)
+    out += u8(1 if grid_bias else 0) + u8(objective - 1) + u8(weights - 1) + u8(nc - 1)
+    out += u8(method) + u8(opt_mode) + opt_extra
+    out += u8(rows - 1) + u8(cols - 1) + u8(pad) + u8(gran - 1) + u8(1 if block16 else 0)
+    out += u8(batches - 1) + struct.pack("<Q", 0xF00D)
+    values = values or [((i * 37) % 255) - 127 for i in range(FS_MAX_ELEMS)]
+    for b in range(batches):
+        for i in range(FS_MAX_ELEMS):
+            v = values[(i + 11 * b) % len(values)]
+            if isinstance(v, float):  # raw float32 bits
+                out += u8(250) + u32(f32bits(v))
+            else:
+                out += u8(0) + struct.pack("<b", v)
+            out += u8(i % 4)
+    return out + u8(fail_at) + u8(0 if short else 1)
+
+
+def search_seeds():
+    e2m1, e3m0, e1m2, e0m3, e4m3fn, e5m2 = (fmt_preset(i) for i in (0, 11, 12, 13, 5, 8))
+    paper4 = [e3m0, e2m1, e1m2, e0m3]
+    specials = [1.0, float("nan"), float("inf"), -0.0, 2.0 ** -140, -3.0, 1e30, 0.5]
+    seeds = {}
+    for obj, name in ((1, "l2"), (2, "l1"), (3, "cosine"), (4, "wl2")):
+        for gran, gname in ((1, "tensor"), (2, "row"), (3, "column"), (4, "block")):
+            seeds["%s-%s" % (name, gname)] = fs_case(paper4, objective=obj, gran=gran,
+                                                     weights=1 + gran % 2)
+        seeds["%s-bias-grid" % name] = fs_case(paper4, objective=obj, grid_bias=True)
+        seeds["%s-exhaustive" % name] = fs_case([e2m1, e4m3fn], objective=obj, method=1)
+    seeds["two-batches-row"] = fs_case([e2m1, e5m2], gran=2, batches=2)
+    seeds["two-batches-block16"] = fs_case([e2m1], gran=4, block16=True, batches=2, cols=24)
+    seeds["one-candidate"] = fs_case([e2m1], nc=1, rows=1, cols=1, pad=0)
+    seeds["specials"] = fs_case(paper4, values=specials, env=0x0E)
+    seeds["all-zero"] = fs_case([e2m1, e3m0], values=[0])
+    for k in range(1, 7):
+        seeds["alloc-fail-%d" % k] = fs_case([e2m1, e1m2], gran=2, batches=2, fail_at=k)
+    seeds["short-result"] = fs_case([e2m1, e0m3], gran=3, short=True)
+    seeds["raw-bounds"] = fs_case([e2m1], opt_mode=0, opt_extra=struct.pack("<dd", 0.5, 0.25))
+    seeds["struct-size"] = fs_case([e2m1], opt_mode=1, opt_extra=u8(8))
+    seeds["reserved"] = fs_case([e2m1], opt_mode=2, opt_extra=u8(0))
+    seeds["invalid-format"] = fs_case([fmt_raw(9, 9, 0, 9, 1)])
+    return seeds
+
+
 def write(harness, seeds):
     d = os.path.join(CORPUS, harness)
     os.makedirs(d, exist_ok=True)
@@ -496,6 +547,7 @@ def main():
     print("fuzz_format:", write("fuzz_format", format_seeds()))
     print("fuzz_tensor:", write("fuzz_tensor", tensor_seeds()))
     print("fuzz_reparam:", write("fuzz_reparam", reparam_seeds()))
+    print("fuzz_search:", write("fuzz_search", search_seeds()))
 
 
 if __name__ == "__main__":
