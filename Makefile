@@ -14,7 +14,7 @@
 # WERROR=0 turns warnings back into warnings (they are errors by default, as in CI).
 
 VERSION_MAJOR := 0
-VERSION := 0.1.0
+VERSION := 0.2.0
 
 PREFIX ?= /usr/local
 EXEC_PREFIX ?= $(PREFIX)

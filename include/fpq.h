@@ -45,12 +45,12 @@ extern "C" {
 #endif
 
 #define FPQ_VERSION_MAJOR 0
-#define FPQ_VERSION_MINOR 1
+#define FPQ_VERSION_MINOR 2
 #define FPQ_VERSION_PATCH 0
 /* One integer that orders versions: major * 10000 + minor * 100 + patch. */
 #define FPQ_VERSION_NUMBER \
     (FPQ_VERSION_MAJOR * 10000 + FPQ_VERSION_MINOR * 100 + FPQ_VERSION_PATCH)
-#define FPQ_VERSION_STRING "0.1.0"
+#define FPQ_VERSION_STRING "0.2.0"
 
 /* The version of the library actually linked or loaded, as FPQ_VERSION_NUMBER encodes it.
  * Compare with FPQ_VERSION_NUMBER to detect a header / library mismatch. */
