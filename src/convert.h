@@ -54,6 +54,15 @@ FPQI_INLINE size_t fpqi_elem_size(int elem_type)
     return elem_type == FPQ_FLOAT32 ? 4 : 2;
 }
 
+/* Whether a 2-D array of rows x cols elements (both non-zero, row_stride >= cols) of elem_size
+ * bytes can be addressed: its last row ends at (rows - 1) * stride + cols elements, and that
+ * many bytes must fit in size_t. Each term is checked before it is used, so nothing wraps (a
+ * wrapping version of this check once let overflowing shapes through). */
+FPQI_INLINE int fpqi_extent_fits(size_t rows, size_t cols, size_t stride, size_t elem_size)
+{
+    return stride <= SIZE_MAX / elem_size && rows - 1 <= (SIZE_MAX / elem_size - cols) / stride;
+}
+
 /* in[0..n) of elem_type -> float32 out. */
 FPQI_INLINE void fpqi_widen(int elem_type, const void *in, size_t n, float *out)
 {

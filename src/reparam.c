@@ -44,9 +44,7 @@ static int reparam_check_shape(const fpq_tensor *t, reparam_shape *sh)
     if (t->rows == 0 || t->cols == 0 || t->row_stride < t->cols)
         return FPQ_ERR_SIZE;
     sh->elem_size = fpqi_elem_size(t->elem_type);
-    /* The last row ends at (rows - 1) * stride + cols elements: that many bytes must fit. */
-    if (t->row_stride > SIZE_MAX / sh->elem_size ||
-        t->rows - 1 > (SIZE_MAX / sh->elem_size - t->cols) / t->row_stride)
+    if (!fpqi_extent_fits(t->rows, t->cols, t->row_stride, sh->elem_size))
         return FPQ_ERR_SIZE;
     sh->rows = t->rows;
     sh->cols = t->cols;
