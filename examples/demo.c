@@ -46,6 +46,19 @@ void check(int status, const char *what)
     }
 }
 
+fpq_tensor demo_tensor(size_t rows, size_t cols, int granularity)
+{
+    fpq_tensor t;
+    memset(&t, 0, sizeof t);
+    t.struct_size = sizeof t;
+    t.rows = rows;
+    t.cols = cols;
+    t.row_stride = cols;
+    t.elem_type = FPQ_FLOAT32;
+    t.granularity = granularity;
+    return t;
+}
+
 /* ---- synthetic data ---------------------------------------------------------------------- */
 
 /* splitmix64: tiny, seedable, and the same sequence on every platform (unlike rand()). */
@@ -304,13 +317,7 @@ static void fake_quantize_grouped(const fpq_format *fmt, const granularity *g, c
     fpq_scales s;
     size_t groups;
 
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = rows;
-    t.cols = cols;
-    t.row_stride = cols;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = g->granularity;
+    t = demo_tensor(rows, cols, g->granularity);
     t.block_size = g->block_size;
     memset(&s, 0, sizeof s);
     s.struct_size = sizeof s;

@@ -6,6 +6,10 @@
 #ifndef FPQ_DEMO_H
 #define FPQ_DEMO_H
 
+#include "fpq.h"
+
+#include <stddef.h>
+
 #define W_ROWS 256
 #define W_COLS 512
 #define X_TOKENS 64
@@ -20,6 +24,9 @@ extern float W[W_ROWS * W_COLS], X[X_TOKENS * X_CHANNELS];
 
 /* Exits with a message naming `what` unless status is FPQ_OK. */
 void check(int status, const char *what);
+
+/* A dense row-major float32 tensor description (block_size 0: set it for FPQ_PER_BLOCK). */
+fpq_tensor demo_tensor(size_t rows, size_t cols, int granularity);
 
 /* The LLM-FP4 pipeline, INT4 to FP4 with pre-shifted channel biases (demo_reparam.c). */
 void demo_reparam(void);

@@ -37,19 +37,6 @@ static float rp_wfold[RP_O * RP_I];         /* W' = W * 2^-k per column */
 static unsigned char rp_xcodes[RP_T * RP_I]; /* at most one byte a code */
 static unsigned char rp_wcodes[RP_O * RP_I];
 
-static fpq_tensor rp_tensor(size_t rows, size_t cols, int granularity)
-{
-    fpq_tensor t;
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = rows;
-    t.cols = cols;
-    t.row_stride = cols;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = granularity;
-    return t;
-}
-
 static fpq_scales rp_scales(float *data, size_t count)
 {
     fpq_scales s;
@@ -65,7 +52,7 @@ static fpq_scales rp_scales(float *data, size_t count)
  * reference linear layer, and returns the output MSE (and SQNR in dB through *sqnr). */
 static double rp_evaluate(const rp_plan *p, const float *w, double *sqnr)
 {
-    fpq_tensor tx = rp_tensor(RP_T, RP_I, FPQ_PER_TENSOR), tw = rp_tensor(RP_O, RP_I, FPQ_PER_ROW);
+    fpq_tensor tx = demo_tensor(RP_T, RP_I, FPQ_PER_TENSOR), tw = demo_tensor(RP_O, RP_I, FPQ_PER_ROW);
     size_t xb = fpq_tensor_code_bytes(&p->af, &tx, 0), wb = fpq_tensor_code_bytes(&p->wf, &tw, 0);
     fpq_scales ws = rp_scales((float *)p->w_scales, RP_O);
     double err = 0.0, pow_y = 0.0;
@@ -89,7 +76,7 @@ static double rp_evaluate(const rp_plan *p, const float *w, double *sqnr)
 /* Max-based: per-row weight scales amax / max_finite, one activation scale likewise. */
 static void rp_max_based(const char *name, rp_plan *p)
 {
-    fpq_tensor tx = rp_tensor(RP_T, RP_I, FPQ_PER_TENSOR), tw = rp_tensor(RP_O, RP_I, FPQ_PER_ROW);
+    fpq_tensor tx = demo_tensor(RP_T, RP_I, FPQ_PER_TENSOR), tw = demo_tensor(RP_O, RP_I, FPQ_PER_ROW);
     fpq_scales ws = rp_scales(p->w_scales, RP_O), xs = rp_scales(&p->act_scale, 1);
     check(fpq_format_from_name(name, &p->wf), "fpq_format_from_name");
     p->af = p->wf;
@@ -136,7 +123,7 @@ void demo_reparam(void)
         "3. FP4 searched (per-tensor activations)",
         "4. FP4 searched + pre-shifted channel biases"};
     static rp_plan plans[4];
-    fpq_tensor tw = rp_tensor(RP_O, RP_I, FPQ_PER_ROW);
+    fpq_tensor tw = demo_tensor(RP_O, RP_I, FPQ_PER_ROW);
     double mse[4], sqnr[4], search_estimate;
     size_t t, o, c, inexact = 0;
     int hist[256], i, ordered = 1, kmax = 0;

@@ -23,19 +23,6 @@ typedef struct search_error {
     double mse, sqnr_db;
 } search_error;
 
-static fpq_tensor search_demo_tensor(size_t rows, size_t cols, int granularity)
-{
-    fpq_tensor t;
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = rows;
-    t.cols = cols;
-    t.row_stride = cols;
-    t.elem_type = FPQ_FLOAT32;
-    t.granularity = granularity;
-    return t;
-}
-
 /* MSE and SQNR of x fake-quantized with the given float32 scales. */
 static search_error search_demo_error(const fpq_format *f, const fpq_tensor *t, const float *x,
                                       float *scales, float *y)
@@ -109,8 +96,8 @@ static void search_demo_tensor_rows(const char *name, const fpq_format *fmts,
 void demo_search(void)
 {
     fpq_format fmts[SEARCH_FORMATS];
-    fpq_tensor tw = search_demo_tensor(W_ROWS, W_COLS, FPQ_PER_ROW);
-    fpq_tensor tx = search_demo_tensor(X_TOKENS, X_CHANNELS, FPQ_PER_TENSOR);
+    fpq_tensor tw = demo_tensor(W_ROWS, W_COLS, FPQ_PER_ROW);
+    fpq_tensor tx = demo_tensor(X_TOKENS, X_CHANNELS, FPQ_PER_TENSOR);
     float *y = (float *)malloc(sizeof(float) * W_ROWS * W_COLS);
     float *scales = (float *)malloc(sizeof(float) * W_ROWS);
     int f;
