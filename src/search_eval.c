@@ -13,8 +13,16 @@
  * so a candidate costs O(number of values), whatever the size of the group. L1 also splits
  * each interval at y_k (|x| - y_k changes sign there).
  *
+ * Overflow: near the top of float32, y_k = v_k * scale can round to +Inf, and the kernels then
+ * quantize the elements of interval k (and above) to +-Inf: their error is +Inf. The sums
+ * above cannot say so (Inf * 0 and Inf - Inf are NaN), so a candidate whose largest value
+ * overflows is settled apart (search_overflows): +Inf when an element that counts (weight
+ * > 0) reaches the first overflowing interval, and otherwise the sum over the finite values
+ * only, the intervals above holding nothing that counts. One compare per candidate otherwise.
+ *
  * Everything else (cosine, the callback, unsigned formats, FPQ_SEARCH_EXHAUSTIVE) quantizes
- * the group at every candidate through the active kernel table.
+ * the group at every candidate through the active kernel table; there too an infinite
+ * quantized element gives the error +Inf (an element of weight 0 adds nothing), never NaN.
  */
 #include "search.h"
 #include "fpq_round.h"
@@ -472,10 +480,11 @@ static double search_range(const double *st, size_t lo, size_t hi, int which)
     return st[3 * hi + (size_t)which] - st[3 * lo + (size_t)which];
 }
 
-/* The error of one candidate from the prefix sums. */
+/* The error of one candidate from the prefix sums, over the values 0..kend-1 (kend <= kk + 1:
+ * the intervals from kend on hold nothing that counts). */
 static double search_candidate_error(const struct fpq_search *s, const fpqi_search_work *w,
                                      const double *st, size_t nu, size_t f, size_t id,
-                                     float scale)
+                                     float scale, uint32_t kend)
 {
     const fpqi_params *p = &s->params[f];
     uint32_t k, kk = p->max_mag;
@@ -483,7 +492,7 @@ static double search_candidate_error(const struct fpq_search *s, const fpqi_sear
     double err = 0.0;
     int l1 = s->opt.objective == FPQ_OBJECTIVE_L1;
 
-    for (k = 0; k <= kk; k++) {
+    for (k = 0; k < kend; k++) {
         double y = (double)(s->value[f][k] * scale);
         hi = k < kk ? (size_t)w->pos[id + k] + 1 : nu + 1;
         if (l1) {
@@ -502,11 +511,51 @@ static double search_candidate_error(const struct fpq_search *s, const fpqi_sear
     return err;
 }
 
+/* The bits of the largest finite |x| of group g that counts in the error: every element's for
+ * L2 and L1 (the group's amax), those of weight > 0 for weighted L2 (0 when none). */
+static uint32_t search_counted_amax(const struct fpq_search *s, fpqi_search_work *w, size_t g)
+{
+    const fpqi_search_group *grp = &s->groups[g];
+    size_t off, len, i;
+    uint32_t top = 0;
+
+    if (s->opt.objective != FPQ_OBJECTIVE_WEIGHTED_L2)
+        return grp->amax_bits;
+    for (off = 0; off < grp->n; off += len) {
+        const float *x, *wt;
+        len = fpqi_search_read(s, g, off, SEARCH_CHUNK, w->rbuf, w->rwbuf, &x, &wt);
+        for (i = 0; i < len; i++) {
+            uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
+            if (a < SEARCH_FINITE_LIMIT && wt[i] > 0.0f && a > top)
+                top = a;
+        }
+    }
+    return top;
+}
+
+/* Candidate `id` of format f at `scale`, whose largest value v_kk * scale overflows float32:
+ * returns 1 when an element that counts (largest: the bits *top, found on the first call
+ * when *top is UINT32_MAX) quantizes to an overflowing value, the error being +Inf; else 0,
+ * with *kend the first overflowing magnitude (the values below it make the error). */
+static int search_overflows(const struct fpq_search *s, fpqi_search_work *w, size_t g, size_t f,
+                            size_t id, float scale, uint32_t *top, uint32_t *kend)
+{
+    uint32_t k = s->params[f].max_mag; /* v_0 = 0 never overflows: k stops at 1 at the least */
+
+    while (k > 1 && isinf(s->value[f][k - 1] * scale))
+        k--;
+    *kend = k;
+    if (*top == UINT32_MAX)
+        *top = search_counted_amax(s, w, g);
+    return *top >= w->unique[w->pos[id + k - 1]]; /* |x| >= T_k: quantized to +-Inf */
+}
+
 static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w, size_t g,
                               size_t f0, size_t f1, double *errs)
 {
     size_t base[FPQI_SEARCH_MAX_FORMATS], nkeys, nu, f;
     int c, nc = s->opt.num_candidates;
+    uint32_t top = UINT32_MAX;
     search_slotter sl;
     const uint64_t *sorted;
 
@@ -523,10 +572,15 @@ static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w, s
             continue;
         per = search_ids_per_candidate(s, f);
         for (c = 0; c < nc; c++) {
-            size_t at = f * (size_t)nc + (size_t)c;
-            if (w->scales[at] != 0.0f)
-                errs[at] = search_candidate_error(s, w, w->stats, nu, f,
-                                                  base[f] + (size_t)c * per, w->scales[at]);
+            size_t at = f * (size_t)nc + (size_t)c, id = base[f] + (size_t)c * per;
+            float sc = w->scales[at];
+            uint32_t kk = s->params[f].max_mag, kend = kk + 1;
+            if (sc == 0.0f)
+                continue;
+            if (isinf(s->value[f][kk] * sc) &&
+                search_overflows(s, w, g, f, id, sc, &top, &kend))
+                continue; /* errs[at] stays +Inf */
+            errs[at] = search_candidate_error(s, w, w->stats, nu, f, id, sc, kend);
         }
     }
 }
@@ -548,7 +602,8 @@ static void search_add_sums(int objective, const float *x, const float *q, const
             acc->a += fabs(d);
             break;
         case FPQ_OBJECTIVE_WEIGHTED_L2:
-            acc->a += (double)wt[i] * d * d;
+            if (wt[i] > 0.0f) /* weight 0 adds nothing, even to an infinite q (0 * Inf) */
+                acc->a += (double)wt[i] * d * d;
             break;
         case FPQ_OBJECTIVE_COSINE:
             acc->a += (double)x[i] * (double)q[i];
@@ -584,6 +639,8 @@ static double search_cosine_error(const search_sums *acc)
         return 0.0;
     if (acc->c == 0.0)
         return 1.0;
+    if (isinf(acc->c)) /* some q is +-Inf: the error overflows (Inf / Inf would be NaN) */
+        return (double)INFINITY;
     cosv = acc->a / (sqrt(acc->b) * sqrt(acc->c));
     cosv = cosv > 1.0 ? 1.0 : cosv < -1.0 ? -1.0 : cosv;
     return 1.0 - cosv;

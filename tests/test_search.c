@@ -1,7 +1,7 @@
 /*
  * test_search.c - the tensor-level parameter search (fpq_search_*): its errors against a brute
  * force written here on fpq_fake_quantize (every objective, granularity and grid), the fast
- * path against the exhaustive one, midpoint ties, degenerate data, NaN/Inf, streamed batches,
+ * path against the exhaustive one (also near FLT_MAX, where errors overflow), midpoint ties, degenerate data, NaN/Inf, streamed batches,
  * a known optimum from numerical integration, and bad input.
  */
 #include "fpq_test.h"
@@ -429,6 +429,100 @@ static void test_fast_equals_exhaustive(void)
     free(x);
 }
 
+/* Data near FLT_MAX, for overflow_data: row r's finite elements. */
+static void overflow_data(float *x, float *w, size_t rows, size_t cols)
+{
+    uint64_t st = 4242;
+    size_t r, c;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) {
+            double g = gauss(&st), v;
+            switch (r % 4) {
+            case 0: /* all near the top: [0.5, 1] FLT_MAX */
+                v = (g < 0 ? -1.0 : 1.0) * (0.5 + 0.5 * unit_open(&st)) * FLT_MAX;
+                break;
+            case 1: /* one element at FLT_MAX, the rest far below */
+                v = c == 3 ? -FLT_MAX : g * 1e30;
+                break;
+            case 2: /* heavy-tailed, up to FLT_MAX */
+                v = g * 1e37 / sqrt(unit_open(&st));
+                v = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v;
+                break;
+            default: /* FLT_MAX of weight 0 among values a bias-grid scale can overflow on */
+                v = c == 5 ? FLT_MAX : g * 1e38;
+                v = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v;
+                break;
+            }
+            x[r * cols + c] = (float)v;
+            w[r * cols + c] = (r % 4 == 3 && c == 5) || c % 7 == 0 ? 0.0f : (float)fabs(g);
+        }
+}
+
+/* Near FLT_MAX a candidate's v_k * scale overflows float32: the kernels quantize the elements
+ * reaching it to +-Inf and the error is +Inf; elements that do not reach it (or weigh 0) leave
+ * a finite error. Every fast objective gives the exhaustive path's errors, +Inf where it has
+ * them, never NaN; the overflowing candidates include both outcomes (the fast path once gave
+ * a finite error or NaN for them); L2 and L1 also equal the brute force on fake_quantize. */
+static void test_fast_overflow_near_flt_max(void)
+{
+    enum { ROWS = 8, COLS = 24, NC = 29 };
+    static const int objs[5] = {FPQ_OBJECTIVE_L2, FPQ_OBJECTIVE_L1, FPQ_OBJECTIVE_WEIGHTED_L2,
+                                FPQ_OBJECTIVE_WEIGHTED_L2, FPQ_OBJECTIVE_COSINE};
+    fpq_format fmts[10];
+    size_t nf = test_formats(fmts), i;
+    float x[ROWS * COLS], w[ROWS * COLS];
+    long inf_over = 0, finite_over = 0;
+    int grid, oi;
+
+    overflow_data(x, w, ROWS, COLS);
+    for (grid = FPQ_GRID_CLIP; grid <= FPQ_GRID_BIAS; grid++)
+        for (oi = 0; oi < 5; oi++) {
+            fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+            double energy = energy_of(x, ROWS * COLS), *model = NULL;
+            fpq_search_options o;
+            outcome fast, slow;
+            fpq_search_options_init(grid, &o);
+            o.num_candidates = NC;
+            o.objective = objs[oi];
+            o.weights = oi == 3 ? FPQ_WEIGHTS_PER_COLUMN : FPQ_WEIGHTS_PER_ELEMENT;
+            fast = run_search(fmts, nf, &o, &t, x, w, 1);
+            o.method = FPQ_SEARCH_EXHAUSTIVE;
+            slow = run_search(fmts, nf, &o, &t, x, w, 0);
+            CHECK(fast.status == FPQ_OK && slow.status == FPQ_OK);
+            if (objs[oi] == FPQ_OBJECTIVE_L2 || objs[oi] == FPQ_OBJECTIVE_L1)
+                model = model_table(fmts, nf, &o, &t, x, NULL);
+            for (i = 0; i < fast.nt; i++) {
+                size_t g = i / (nf * NC), f = i / NC % nf;
+                fpq_format_limits lim;
+                float amax = 0, sc;
+                size_t c;
+                CHECKF(!isnan(fast.table[i]) && !isnan(slow.table[i]),
+                       "grid %d obj %d [%zu]: NaN", grid, objs[oi], i);
+                CHECKF(close_enough(fast.table[i], slow.table[i], energy),
+                       "grid %d obj %d [%zu]: fast %.17g, exhaustive %.17g", grid, objs[oi], i,
+                       fast.table[i], slow.table[i]);
+                if (model)
+                    CHECKF(close_enough(fast.table[i], model[i], energy),
+                           "grid %d obj %d [%zu]: fast %.17g, brute force %.17g", grid,
+                           objs[oi], i, fast.table[i], model[i]);
+                /* Which candidates overflow: v_max * scale rounds to +Inf. */
+                for (c = 0; c < COLS; c++)
+                    amax = fabsf(x[g * COLS + c]) > amax ? fabsf(x[g * COLS + c]) : amax;
+                fpq_format_limits_get(&fmts[f], &lim);
+                sc = model_scale(&o, &fmts[f], lim.max_finite, (int)(i % NC), amax);
+                if (sc != 0.0f && isinf(lim.max_finite * sc)) {
+                    inf_over += isinf(fast.table[i]);
+                    finite_over += !isinf(fast.table[i]);
+                }
+            }
+            free(model);
+            outcome_free(&fast);
+            outcome_free(&slow);
+        }
+    CHECKF(inf_over > 0 && finite_over > 0, "overflowing candidates: %ld +Inf, %ld finite",
+           inf_over, finite_over);
+}
+
 /* Elements exactly at the midpoints between e2m1 values (scale 1: amax 6, ratio 1) round to
  * the even code; the fast path must put them where the kernel does. */
 static void test_midpoint_ties(void)
@@ -853,6 +947,8 @@ const fpqt_case fpqt_search_cases[] = {
      test_fast_matches_brute_force},
     {"search: fast path equals the exhaustive path (8-bit, large groups)",
      test_fast_equals_exhaustive},
+    {"search: near FLT_MAX an overflowing error is +Inf on both paths, never NaN",
+     test_fast_overflow_near_flt_max},
     {"search: elements at midpoints round as the kernel does", test_midpoint_ties},
     {"search: zeros, constants, a single element", test_degenerate_data},
     {"search: NaN and Inf are ignored", test_nonfinite_ignored},
