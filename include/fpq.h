@@ -603,7 +603,10 @@ FPQ_API int fpq_layer_search_get_activations(const fpq_layer_search *s, double *
  * L2, L1 and weighted L2 on signed formats are evaluated without quantizing the data per
  * candidate (one pass over the group, then work independent of its size per candidate) and
  * give the errors of quantizing, up to the rounding of double sums; the others quantize the
- * group at every candidate through the kernels. */
+ * group at every candidate through the kernels. Where a quantized element overflows to +-Inf
+ * (data near FLT_MAX, value * scale rounding past it) the error is +Inf, for every objective
+ * and method; an element of weight 0 adds nothing. No error is NaN (a callback's NaN counts
+ * as +Inf). */
 enum {
     FPQ_OBJECTIVE_L2 = 1,
     FPQ_OBJECTIVE_L1 = 2,
