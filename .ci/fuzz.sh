@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 FUZZ_TIME=${FUZZ_TIME:-30}
 HARNESSES=(fuzz_format fuzz_kernels fuzz_backends fuzz_tensor fuzz_linear fuzz_reparam
-    fuzz_search)
+    fuzz_search fuzz_layer_search)
 JOBS=$(nproc 2>/dev/null || echo 2)
 CLANG=${CLANG:-clang}
 
