@@ -258,9 +258,14 @@ static int layer_create_checked(const float *w, size_t out_features, size_t in_f
 int fpq_layer_search_create(const float *w, size_t out_features, size_t in_features,
                             const fpq_layer_search_options *opts, fpq_layer_search **out)
 {
+    int status;
+
     if (!w || !opts || !out)
         return FPQ_ERR_NULL;
-    return layer_create_checked(w, out_features, in_features, opts, out);
+    /* The options' doubles (grid_alpha, grid_beta) are compared here: under the caller's DAZ a
+     * subnormal one would compare as zero and change which options are accepted. */
+    FPQI_IN_DEFAULT_FPENV(status, layer_create_checked(w, out_features, in_features, opts, out));
+    return status;
 }
 
 /* Room for `need` rows of X: the capacity doubles, so that streaming many small batches

@@ -329,17 +329,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < (size_t)batches * FL_MAX_DIM * in; i++)
         x[i] = fl_value(&r);
 
-#ifndef FUZZ_LAYER_STRICT
-    /* Known open defect: fpq_layer_search_create checks the options in the caller's FP
-     * environment, so under DAZ subnormal grid_alpha / grid_beta compare as 0 (beta < alpha
-     * accepted; a clip grid's alpha > 0 refused). Until create runs in the default
-     * environment, such inputs run in the default one; build with -DFUZZ_LAYER_STRICT to
-     * check them (the create-status comparison below then traps). */
-    if (env.ftz_daz && ((fpclassify(o.grid_alpha) == FP_SUBNORMAL) ||
-                        (fpclassify(o.grid_beta) == FP_SUBNORMAL)))
-        env.ftz_daz = 0;
-#endif
-
     /* create: *out untouched on failure, MEMORY exactly when an allocation failed, the
      * status that of the default FP environment */
     s = (fpq_layer_search *)&counter;
