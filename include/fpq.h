@@ -484,7 +484,8 @@ typedef struct fpq_layer_search fpq_layer_search;
  * the mean over tokens of each token's cosine distance over the outputs:
  *   L2: mean (y - y^)^2    L1: mean |y - y^|    ABS_WEIGHTED_L2: mean |y| (y - y^)^2
  *   SQUARE_WEIGHTED_L2: mean (y (y - y^))^2    COSINE: 1 - cos(y, y^)
- *   PEARSON: 1 - the Pearson correlation of y and y^ */
+ *   PEARSON: 1 - the Pearson correlation of y and y^
+ * COSINE and PEARSON distances are kept in [0, 2] (rounding cannot make one negative). */
 enum {
     FPQ_LAYER_METRIC_L2 = 1,
     FPQ_LAYER_METRIC_L1 = 2,

@@ -382,12 +382,21 @@ static void layer_sums_add(int metric, const double *y, const double *acc, doubl
     m->yyh = yyh;
 }
 
+/* 1 - c for a cosine or correlation c computed from sums: rounding can push |c| a few ulps
+ * past 1, which would give a distance below 0 (or above 2); the distance is kept in [0, 2]
+ * so that no reported error is negative. */
+static double layer_unit_distance(double c)
+{
+    double d = 1.0 - c;
+    return d < 0.0 ? 0.0 : d > 2.0 ? 2.0 : d;
+}
+
 static double layer_cosine_distance(double yy, double yhyh, double yyh)
 {
     double den = sqrt(yy) * sqrt(yhyh);
     if (!(den > 0.0))
         return yy == yhyh ? 0.0 : 1.0; /* both zero: equal; one zero: orthogonal */
-    return 1.0 - yyh / den;
+    return layer_unit_distance(yyh / den);
 }
 
 /* 1 - Pearson correlation from sums over n points. */
@@ -397,7 +406,7 @@ static double layer_pearson_distance(double n, double sy, double syy, const laye
     double vy = syy - sy * sy / n, vh = m->yh2 - m->yh * m->yh / n;
     if (!(vy > 0.0) || !(vh > 0.0))
         return 1.0;
-    return 1.0 - cov / (sqrt(vy) * sqrt(vh));
+    return layer_unit_distance(cov / (sqrt(vy) * sqrt(vh)));
 }
 
 /* The error of a unit from its sums; sy, syy are the unit's sum of y and of y^2. */

@@ -180,7 +180,7 @@ static void fl_check_result(const fl_result *r, const fpq_layer_search_options *
     double mean = 0;
     /* 1 - cos and 1 - corr round a hair below 0 for (nearly) parallel outputs; the header
      * promises no sign for them, only for the L-measures */
-    double low = o->metric >= FPQ_LAYER_METRIC_COSINE ? -1e-12 : 0.0;
+    const double low = 0.0; /* no error is negative, cosine and Pearson included */
     FZ_CHECK(fl_in_list(&r->sum.weight_format, o->weight_formats, o->num_weight_formats));
     FZ_CHECK(fl_in_list(&r->sum.act_format, o->act_formats, o->num_act_formats));
     FZ_CHECK(r->sum.act_mode == o->act_mode);
