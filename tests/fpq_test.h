@@ -45,6 +45,9 @@ void *fpqt_read_data(const char *relative_path, size_t *size);
 uint64_t fpqt_rand(uint64_t *state);
 float fpqt_rand_float_bits(uint64_t *state); /* any float32 bit pattern */
 
+/* A tensor description with every other field zero (struct_size set). */
+fpq_tensor fpqt_tensor(size_t rows, size_t cols, size_t stride, int type, int gran, int block);
+
 uint32_t fpqt_f2u(float f);
 float fpqt_u2f(uint32_t u);
 

@@ -78,6 +78,20 @@ float fpqt_u2f(uint32_t u)
     return f;
 }
 
+fpq_tensor fpqt_tensor(size_t rows, size_t cols, size_t stride, int type, int gran, int block)
+{
+    fpq_tensor t;
+    memset(&t, 0, sizeof t);
+    t.struct_size = sizeof t;
+    t.rows = rows;
+    t.cols = cols;
+    t.row_stride = stride;
+    t.elem_type = type;
+    t.granularity = gran;
+    t.block_size = block;
+    return t;
+}
+
 float fpqt_rand_float_bits(uint64_t *state)
 {
     return fpqt_u2f((uint32_t)fpqt_rand(state));

@@ -26,15 +26,7 @@ static fpq_format fmt_named(const char *name)
 
 static fpq_tensor tensor_2d(size_t rows, size_t cols, int elem_type)
 {
-    fpq_tensor t;
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = rows;
-    t.cols = cols;
-    t.row_stride = cols;
-    t.elem_type = elem_type;
-    t.granularity = FPQ_PER_COLUMN;
-    return t;
+    return fpqt_tensor(rows, cols, cols, elem_type, FPQ_PER_COLUMN, 0);
 }
 
 static double rand_unit(uint64_t *st) /* uniform in [0, 1) */

@@ -40,21 +40,6 @@ static void fill(float *x, size_t n, int kind, uint64_t seed)
     }
 }
 
-static fpq_tensor make_tensor(size_t rows, size_t cols, size_t stride, int type, int gran,
-                              int block)
-{
-    fpq_tensor t;
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = rows;
-    t.cols = cols;
-    t.row_stride = stride;
-    t.elem_type = type;
-    t.granularity = gran;
-    t.block_size = block;
-    return t;
-}
-
 static size_t group_count(const fpq_tensor *t)
 {
     switch (t->granularity) {
@@ -373,7 +358,7 @@ static void test_fast_matches_brute_force(void)
         for (grid = FPQ_GRID_CLIP; grid <= FPQ_GRID_BIAS; grid++)
             for (gi = 0; gi < 4; gi++)
                 for (oi = 0; oi < 6; oi++) {
-                    fpq_tensor t = make_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT32, grans[gi], 8);
+                    fpq_tensor t = fpqt_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT32, grans[gi], 8);
                     fpq_search_options o;
                     fpq_search_options_init(grid, &o);
                     o.num_candidates = 13;
@@ -406,7 +391,7 @@ static void test_fast_equals_exhaustive(void)
     for (k = 0; k < 2; k++)
         for (grid = FPQ_GRID_CLIP; grid <= FPQ_GRID_BIAS; grid++)
             for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_L1; obj++) {
-                fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32,
+                fpq_tensor t = fpqt_tensor(ROWS, COLS, COLS, FPQ_FLOAT32,
                                            k == 0 ? FPQ_PER_ROW : FPQ_PER_TENSOR, 0);
                 fpq_search_options o;
                 outcome fast, slow;
@@ -477,7 +462,7 @@ static void test_fast_overflow_near_flt_max(void)
     overflow_data(x, w, ROWS, COLS);
     for (grid = FPQ_GRID_CLIP; grid <= FPQ_GRID_BIAS; grid++)
         for (oi = 0; oi < 5; oi++) {
-            fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+            fpq_tensor t = fpqt_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
             double energy = energy_of(x, ROWS * COLS), *model = NULL;
             fpq_search_options o;
             outcome fast, slow;
@@ -532,7 +517,7 @@ static void test_midpoint_ties(void)
     fpq_format f;
     fpq_search_options o;
     size_t i;
-    fpq_tensor t = make_tensor(1, 64, 64, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    fpq_tensor t = fpqt_tensor(1, 64, 64, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
 
     for (i = 0; i < 64; i++)
         x[i] = (i % 2 ? -1.0f : 1.0f) * mids[i % 9] * (i % 5 == 4 ? 0.5f : 1.0f);
@@ -552,7 +537,7 @@ static void test_degenerate_data(void)
     fpq_search_options o;
     size_t i;
     outcome out;
-    fpq_tensor t = make_tensor(5, 8, 8, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+    fpq_tensor t = fpqt_tensor(5, 8, 8, FPQ_FLOAT32, FPQ_PER_ROW, 0);
 
     fpq_search_options_init(FPQ_GRID_CLIP, &o);
     o.num_candidates = 11;
@@ -569,7 +554,7 @@ static void test_degenerate_data(void)
     outcome_free(&out);
 
     /* a single element */
-    t = make_tensor(1, 1, 1, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    t = fpqt_tensor(1, 1, 1, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
     x[0] = -3.0f;
     check_against_model(fmts, nf, &o, &t, x, NULL, "single element");
     out = run_search(fmts, nf, &o, &t, x, NULL, 1);
@@ -586,7 +571,7 @@ static void test_nonfinite_ignored(void)
     float x[N], y[N];
     fpq_search_options o;
     int obj;
-    fpq_tensor t = make_tensor(1, N, N, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    fpq_tensor t = fpqt_tensor(1, N, N, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
     fpq_tensor tc = t;
 
     fill(x, N, 0, 5);
@@ -637,7 +622,7 @@ static void test_streamed_batches(void)
     for (gi = 0; gi < 4; gi++)
         for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_WEIGHTED_L2; obj++) {
             fpq_search_options o;
-            fpq_tensor t = make_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT16, grans[gi], 16);
+            fpq_tensor t = fpqt_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT16, grans[gi], 16);
             outcome one;
             fpq_search_options_init(FPQ_GRID_CLIP, &o);
             o.num_candidates = 10;
@@ -666,7 +651,7 @@ static void test_streamed_batches(void)
      * batches double every error and keep every scale. */
     {
         fpq_search_options o;
-        fpq_tensor t = make_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+        fpq_tensor t = fpqt_tensor(ROWS, COLS, STRIDE, FPQ_FLOAT32, FPQ_PER_ROW, 0);
         fpq_search *s = NULL;
         fpq_search_result r;
         float sc1[ROWS], sc2[ROWS];
@@ -699,7 +684,7 @@ static void test_threads_and_rounding_mode(void)
     size_t nf = 0;
     float *x = (float *)malloc(ROWS * COLS * sizeof(float));
     fpq_search_options o;
-    fpq_tensor t = make_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+    fpq_tensor t = fpqt_tensor(ROWS, COLS, COLS, FPQ_FLOAT32, FPQ_PER_ROW, 0);
     outcome base;
     int threads, obj;
 
@@ -758,7 +743,7 @@ static void test_known_optimum(void)
     float *x = (float *)malloc(N * sizeof(float));
     fpq_format f;
     fpq_search_options o;
-    fpq_tensor t = make_tensor(1, N, N, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    fpq_tensor t = fpqt_tensor(1, N, N, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
     outcome out;
     double c, best_c = 0, best = INFINITY, chosen;
 
@@ -792,7 +777,7 @@ static void test_bias_grid_is_the_reference(void)
     float x[4] = {0.3f, -0.02f, 0.11f, 0.05f};
     fpq_format f;
     fpq_search_options o;
-    fpq_tensor t = make_tensor(1, 4, 4, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    fpq_tensor t = fpqt_tensor(1, 4, 4, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
     outcome out;
     double b0, b;
 
@@ -837,7 +822,7 @@ static void test_bad_input(void)
     float x[8] = {1, 2, 3, -4, 5, 6, 7, 8}, w[8] = {1, 1, 1, 1, 1, 1, 1, -1};
     float scales[4] = {9, 9, 9, 9};
     double table[2];
-    fpq_tensor t = make_tensor(2, 4, 4, FPQ_FLOAT32, FPQ_PER_ROW, 0), t2;
+    fpq_tensor t = fpqt_tensor(2, 4, 4, FPQ_FLOAT32, FPQ_PER_ROW, 0), t2;
     size_t n, fails;
 
     CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);

@@ -101,22 +101,7 @@ static void fill(const fpq_tensor *t, void *x, uint64_t *rng, int with_specials)
     }
 }
 
-/* A tensor description and a scale array, as every test below builds them. */
-static fpq_tensor tensor_desc(size_t rows, size_t cols, size_t stride, int type, int gran,
-                              int block)
-{
-    fpq_tensor t;
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rows = rows;
-    t.cols = cols;
-    t.row_stride = stride;
-    t.elem_type = type;
-    t.granularity = gran;
-    t.block_size = block;
-    return t;
-}
-
+/* A scale array description, as every test below builds them. */
 static fpq_scales scales_desc(int encoding, void *data, size_t count)
 {
     fpq_scales s;
@@ -256,7 +241,7 @@ static void test_mx_blocks_give_the_hand_worked_answers(void)
 
     CHECK(fpq_format_from_name("e2m1", &e2m1) == FPQ_OK);
     CHECK(fpq_format_from_name("float8_e4m3fn", &e4m3) == FPQ_OK);
-    t = tensor_desc(6, 32, 32, FPQ_FLOAT32, FPQ_PER_BLOCK, 32);
+    t = fpqt_tensor(6, 32, 32, FPQ_FLOAT32, FPQ_PER_BLOCK, 32);
     s = scales_desc(FPQ_SCALE_E8M0, scales, 6);
     for (i = 0; i < 32; i++) {
         x[i] = (i % 2 ? -1.0f : 1.0f) * (float)(i % 8) * 0.5f; /* amax 3.5 */
@@ -310,7 +295,7 @@ static void test_e8m0_scales_over_their_whole_range_match_the_model(void)
     const char *backend;
     int bi;
 
-    t = tensor_desc(1, NB * K, NB * K, FPQ_FLOAT32, FPQ_PER_BLOCK, K);
+    t = fpqt_tensor(1, NB * K, NB * K, FPQ_FLOAT32, FPQ_PER_BLOCK, K);
     s = scales_desc(FPQ_SCALE_E8M0, scales, NB);
     memcpy(scales, codes_used, NB);
     for (i = 0; i < NB * K; i++)
@@ -356,7 +341,7 @@ static void test_nvfp4_round_trip_stays_within_the_recipe_bound(void)
         double u2 = ((double)(fpqt_rand(&rng) >> 11) + 0.5) / 9007199254740992.0;
         x[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2) * (i % 3 ? 1 : 40));
     }
-    t = tensor_desc(R, C, C, FPQ_FLOAT32, FPQ_PER_BLOCK, 16);
+    t = fpqt_tensor(R, C, C, FPQ_FLOAT32, FPQ_PER_BLOCK, 16);
     s = scales_desc(FPQ_SCALE_E4M3, scales, sizeof scales);
     CHECK(fpq_tensor_quantize_auto(&f, &t, x, 1.0f, &s, 0, codes, sizeof codes) == FPQ_OK);
     CHECK(fpq_tensor_dequantize(&f, &t, codes, sizeof codes, &s, 0, y) == FPQ_OK);
@@ -447,7 +432,7 @@ static void test_bad_tensor_arguments_are_refused_and_write_nothing(void)
 
     CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);
     memset(x, 0, sizeof x);
-    t = tensor_desc(4, 16, 16, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+    t = fpqt_tensor(4, 16, 16, FPQ_FLOAT32, FPQ_PER_ROW, 0);
     s = scales_desc(FPQ_SCALE_FLOAT32, sc, 4);
     memset(codes, 0xab, sizeof codes);
     memcpy(before, codes, sizeof codes);
@@ -532,7 +517,7 @@ static void test_tensor_threads_give_identical_bytes(void)
         CHECK(!"out of memory");
         goto done;
     }
-    t = tensor_desc(R, C, C, FPQ_FLOAT32, FPQ_PER_BLOCK, 32);
+    t = fpqt_tensor(R, C, C, FPQ_FLOAT32, FPQ_PER_BLOCK, 32);
     s = scales_desc(FPQ_SCALE_E8M0, scales, sizeof scales);
     CHECK(fpq_format_from_name("e2m1", &f) == FPQ_OK);
     fill(&t, x, &rng, 0);
