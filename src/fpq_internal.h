@@ -87,7 +87,24 @@ typedef struct fpqi_kernels {
     /* float16 / bfloat16 (elem_type) <-> float32, with convert.h's rounding. */
     void (*widen)(int elem_type, const void *in, size_t n, float *out);
     void (*narrow)(int elem_type, const float *in, size_t n, void *out);
+    /* out[i] = table[fpqi_table_index(bits of x[i], shift, key_base, last)] for i < n: the
+     * search's slot lookup (search_eval.c), the part of its pass over the data that vectors
+     * do. Integer work only: every backend gives the same bits. */
+    void (*table_entries)(const float *x, size_t n, const uint32_t *table, int shift,
+                          uint32_t key_base, uint32_t last, uint32_t *out);
+    /* *amax_bits = the largest of itself and the |x| bits of the finite x[i], i < n;
+     * *nonfinite += how many x[i] are NaN or Inf (the search's first pass, search.c). */
+    void (*abs_max)(const float *x, size_t n, uint32_t *amax_bits, size_t *nonfinite);
 } fpqi_kernels;
+
+/* The table index of the float32 bits b: the key |b| >> shift less key_base, clamped to
+ * [0, last] as an int32 (last < 2^31), as SIMD lanes compute it with a signed max and min. */
+FPQI_INLINE uint32_t fpqi_table_index(uint32_t b, int shift, uint32_t key_base, uint32_t last)
+{
+    uint32_t at = ((b & 0x7fffffffu) >> shift) - key_base;
+    at = at >= 0x80000000u ? 0 : at;
+    return at > last ? last : at;
+}
 
 /* SIMD backends are built where the compiler can target them per function; FPQ_NO_SIMD
  * leaves only the scalar reference. */

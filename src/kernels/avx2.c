@@ -58,6 +58,13 @@ PRIM void vi_store_bytes(uint8_t *p, vi codes)
     _mm_storel_epi64((__m128i *)(void *)p, _mm256_castsi256_si128(b));
 }
 
+PRIM vi vi_gather_u32(const uint32_t *table, vi at)
+{
+    return _mm256_i32gather_epi32((const int *)(const void *)table, at, 4);
+}
+
+PRIM void vi_store_u32(uint32_t *p, vi v) { _mm256_storeu_si256((__m256i *)(void *)p, v); }
+
 PRIM vi vi_load_bytes(const uint8_t *p)
 {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));

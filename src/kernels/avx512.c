@@ -52,6 +52,13 @@ PRIM void vi_store_bytes(uint8_t *p, vi codes)
     _mm_storeu_si128((__m128i *)(void *)p, _mm512_cvtepi32_epi8(codes));
 }
 
+PRIM vi vi_gather_u32(const uint32_t *table, vi at)
+{
+    return _mm512_i32gather_epi32(at, (const void *)table, 4);
+}
+
+PRIM void vi_store_u32(uint32_t *p, vi v) { _mm512_storeu_si512((void *)p, v); }
+
 PRIM vi vi_load_bytes(const uint8_t *p)
 {
     return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));

@@ -62,6 +62,19 @@ PRIM void vi_store_bytes(uint8_t *p, vi codes)
     memcpy(p, &w, sizeof w);
 }
 
+/* No gather instruction: four lane loads. */
+PRIM vi vi_gather_u32(const uint32_t *table, vi at)
+{
+    uint32x4_t v = vdupq_n_u32(0);
+    v = vld1q_lane_u32(table + vgetq_lane_s32(at, 0), v, 0);
+    v = vld1q_lane_u32(table + vgetq_lane_s32(at, 1), v, 1);
+    v = vld1q_lane_u32(table + vgetq_lane_s32(at, 2), v, 2);
+    v = vld1q_lane_u32(table + vgetq_lane_s32(at, 3), v, 3);
+    return vreinterpretq_s32_u32(v);
+}
+
+PRIM void vi_store_u32(uint32_t *p, vi v) { vst1q_u32(p, vreinterpretq_u32_s32(v)); }
+
 PRIM vi vi_load_bytes(const uint8_t *p)
 {
     uint32_t w;

@@ -186,6 +186,28 @@ static void narrow_scalar(int elem_type, const float *in, size_t n, void *out)
     fpqi_narrow(elem_type, in, n, out);
 }
 
+static void table_entries_scalar(const float *x, size_t n, const uint32_t *table, int shift,
+                                 uint32_t key_base, uint32_t last, uint32_t *out)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        out[i] = table[fpqi_table_index(fpqi_f2u(x[i]), shift, key_base, last)];
+}
+
+static void abs_max_scalar(const float *x, size_t n, uint32_t *amax_bits, size_t *nonfinite)
+{
+    uint32_t m = *amax_bits;
+    size_t i, bad = 0;
+    for (i = 0; i < n; i++) {
+        uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
+        int finite = a < 0x7f800000u;
+        bad += (size_t)!finite;
+        m = finite && a > m ? a : m;
+    }
+    *amax_bits = m;
+    *nonfinite += bad;
+}
+
 const fpqi_kernels fpqi_kernels_scalar = {
     "scalar",
     quantize_scalar,
@@ -196,6 +218,8 @@ const fpqi_kernels fpqi_kernels_scalar = {
     fake_quantize_grouped_scalar,
     widen_scalar,
     narrow_scalar,
+    table_entries_scalar,
+    abs_max_scalar,
 };
 
 #undef SCALAR_BLOCK

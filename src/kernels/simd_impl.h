@@ -8,6 +8,7 @@
  *     vi_gt vi_eq vm_or vm_and vi_select
  *     vi_store_bytes (LANES codes -> LANES bytes)  vi_load_bytes (LANES bytes -> lanes)
  *     vf_lookup (a table of 2^bits floats indexed by codes)
+ *     vi_gather_u32 (lanes of a uint32 table)  vi_store_u32 (lanes to uint32s)
  *     simd_pack (codes -> stream for 4/6-bit widths, returns how many codes it packed)
  *     simd_unpack (the reverse)
  *   and SIMD_KERNELS, the name of the table to define;
@@ -387,6 +388,50 @@ SIMD_FN void simd_narrow(int elem_type, const float *in, size_t n, void *out)
     fpqi_narrow(elem_type, in + done, n - done, (uint16_t *)out + done);
 }
 
+/* fpqi_table_index lane-wise (a signed max and min: last < 2^31), then a gather. */
+SIMD_FN void simd_table_entries(const float *x, size_t n, const uint32_t *table, int shift,
+                                uint32_t key_base, uint32_t last, uint32_t *out)
+{
+    const vi magnitude = vi_set1(0x7fffffff), base = vi_set1((int32_t)key_base);
+    const vi zero = vi_set1(0), top = vi_set1((int32_t)last);
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        vi key = vi_srl_n(vi_and(vf_as_vi(vf_load(x + i)), magnitude), shift);
+        vi at = vi_min(vi_max(vi_sub(key, base), zero), top);
+        vi_store_u32(out + i, vi_gather_u32(table, at));
+    }
+    fpqi_kernels_scalar.table_entries(x + i, n - i, table, shift, key_base, last, out + i);
+}
+
+/* Lane-wise maxima and counts, then the lanes; blocks keep a lane's count within int32. */
+SIMD_FN void simd_abs_max(const float *x, size_t n, uint32_t *amax_bits, size_t *nonfinite)
+{
+    const vi magnitude = vi_set1(0x7fffffff), top = vi_set1(0x7f7fffff);
+    const vi zero = vi_set1(0), one = vi_set1(1);
+    uint32_t lanes[LANES], counts[LANES], m = *amax_bits;
+    size_t i = 0, bad = 0;
+    int l;
+    while (n - i >= LANES) {
+        size_t end = n - i > ((size_t)1 << 30) ? i + ((size_t)1 << 30) : n;
+        vi most = zero, count = zero;
+        for (; i + LANES <= end; i += LANES) {
+            vi a = vi_and(vf_as_vi(vf_load(x + i)), magnitude);
+            vm nonfinite_lane = vi_gt(a, top);
+            most = vi_max(most, vi_select(nonfinite_lane, zero, a));
+            count = vi_add(count, vi_select(nonfinite_lane, one, zero));
+        }
+        vi_store_u32(lanes, most);
+        vi_store_u32(counts, count);
+        for (l = 0; l < LANES; l++) {
+            m = lanes[l] > m ? lanes[l] : m;
+            bad += counts[l];
+        }
+    }
+    *amax_bits = m;
+    *nonfinite += bad;
+    fpqi_kernels_scalar.abs_max(x + i, n - i, amax_bits, nonfinite);
+}
+
 const fpqi_kernels SIMD_KERNELS = {
     SIMD_NAME,
     simd_quantize,
@@ -397,6 +442,8 @@ const fpqi_kernels SIMD_KERNELS = {
     simd_fake_quantize_grouped,
     simd_widen,
     simd_narrow,
+    simd_table_entries,
+    simd_abs_max,
 };
 
 /* The names of this backend stop here: the next one in the same translation unit reuses them. */

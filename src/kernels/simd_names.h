@@ -53,6 +53,8 @@
 #define vi_store_bytes SIMD_LOCAL(vi_store_bytes)
 #define vi_load_bytes SIMD_LOCAL(vi_load_bytes)
 #define vf_lookup SIMD_LOCAL(vf_lookup)
+#define vi_gather_u32 SIMD_LOCAL(vi_gather_u32)
+#define vi_store_u32 SIMD_LOCAL(vi_store_u32)
 #define simd_pack SIMD_LOCAL(simd_pack)
 #define simd_unpack SIMD_LOCAL(simd_unpack)
 /* Helpers of some backends. */
@@ -94,6 +96,8 @@
 #define simd_fake_quantize_grouped SIMD_LOCAL(simd_fake_quantize_grouped)
 #define simd_widen SIMD_LOCAL(simd_widen)
 #define simd_narrow SIMD_LOCAL(simd_narrow)
+#define simd_table_entries SIMD_LOCAL(simd_table_entries)
+#define simd_abs_max SIMD_LOCAL(simd_abs_max)
 
 #else /* second inclusion: undo it all */
 
@@ -126,6 +130,8 @@
 #undef vi_store_bytes
 #undef vi_load_bytes
 #undef vf_lookup
+#undef vi_gather_u32
+#undef vi_store_u32
 #undef simd_pack
 #undef simd_unpack
 #undef lookup128
@@ -165,6 +171,8 @@
 #undef simd_fake_quantize_grouped
 #undef simd_widen
 #undef simd_narrow
+#undef simd_table_entries
+#undef simd_abs_max
 /* The backend's definitions for simd_impl.h, and simd_impl.h's own macros. */
 #undef SIMD_TARGET
 #undef SIMD_NAME
