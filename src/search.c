@@ -560,16 +560,7 @@ size_t fpqi_search_read(const fpq_search *s, size_t g, size_t off, size_t max, f
 /* The largest finite |x| (as bits, at least *amax) and the non-finite count of x[0..n). */
 static void search_scan(const float *x, size_t n, uint32_t *amax, size_t *nonfinite)
 {
-    uint32_t m = *amax;
-    size_t i, nf = 0;
-    for (i = 0; i < n; i++) {
-        uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
-        int finite = a < 0x7f800000u;
-        nf += (size_t)!finite;
-        m = finite && a > m ? a : m;
-    }
-    *amax = m;
-    *nonfinite += nf;
+    fpqi_active_kernels()->abs_max(x, n, amax, nonfinite);
 }
 
 /* Sizes, amax and non-finite counts of the groups of a borrowed tensor. */

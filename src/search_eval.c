@@ -4,14 +4,19 @@
  * The fast path (L2, L1 and weighted L2 on signed formats, whose grids are symmetric so that
  * only |x| matters): the quantizer maps |x| to the k-th non-negative value v_k of the format
  * exactly when T_k <= |x| < T_(k+1), where T_k is the smallest float32 that the kernel itself
- * rounds to v_k or above. The T_k of every candidate are found with the kernel's own division
- * and encoder (fpq_round.h), so ties at midpoints and last-bit effects of x / scale fall where
- * the kernels put them. All thresholds of a batch of formats are merged into one sorted list;
- * one pass over the group sums (weight, w|x|, w x^2) per slot between consecutive thresholds;
- * prefix sums then give each candidate's error as a sum over the format's values of
+ * rounds to v_k or above. The kernels divide and round the quotient; T_k follows from that
+ * rule exactly, without a division (search_threshold), so ties at midpoints and last-bit
+ * effects of x / scale fall where the kernels put them. All thresholds of a batch of formats
+ * are merged into one sorted list (in the previous group's order, fixed up, when it still
+ * fits: the common case). One pass over the group sums (weight, w|x|) per slot between
+ * consecutive thresholds, and w x^2 over the group; the slot of |x| comes from a table
+ * indexed by its high bits, looked up by the kernel table's table_entries (a gather where
+ * the backend has one). Prefix sums then give each candidate's error as a sum over the
+ * format's values of
  *   sum_{interval k} w (|x| - y_k)^2 = S2 - 2 y_k S1 + y_k^2 S0,   y_k = v_k * scale (float32),
- * so a candidate costs O(number of values), whatever the size of the group. L1 also splits
- * each interval at y_k (|x| - y_k changes sign there).
+ * that is sum w x^2 less sum_k y_k (2 S1 - y_k S0), so a candidate costs O(number of values),
+ * whatever the size of the group. L1 also splits each interval at y_k (|x| - y_k changes sign
+ * there).
  *
  * Overflow: near the top of float32, y_k = v_k * scale can round to +Inf, and the kernels then
  * quantize the elements of interval k (and above) to +-Inf: their error is +Inf. The sums
@@ -38,21 +43,27 @@
 /* Elements quantized at a time by the exhaustive path: a few KiB, in L1 cache. */
 #define SEARCH_CHUNK 2048
 #define SEARCH_FINITE_LIMIT 0x7f800000u
-/* Entries past the last threshold, above every float32, that end the slot search. */
-#define SEARCH_SENTINELS 1
-/* Marks a table entry whose key some threshold shares: a few compares finish the search. */
-#define SEARCH_SHARED_KEY 0x80000000u
+/* Table entries per distinct threshold (see search_slotter). */
+#define SEARCH_TABLE_PER_THRESHOLD 4
+/* Marks a table entry whose key holds more thresholds than its lookup compares. */
+#define SEARCH_MARKED_KEY 0x80000000u
+/* The threshold of an id whose candidate scale is invalid (above every float32's bits). */
+#define SEARCH_SKIPPED 0xffffffffu
 
 struct fpqi_search_work {
     size_t max_ids, max_group;
+    uint32_t *thr;             /* id -> threshold bits, SEARCH_SKIPPED for an invalid scale */
+    uint32_t *order;           /* the ids of the last batch in sorted order (see search_sort) */
+    size_t order_n, order_f0;  /* how many, and the batch's first format (order_n 0: none) */
     uint64_t *keys, *keys_tmp; /* threshold bits << 32 | id, and the radix sort's other half */
     uint32_t *unique;          /* the distinct thresholds, ascending (float32 bits) */
     uint32_t *pos;             /* id -> index in unique */
     uint32_t *table;           /* key of |x| -> first threshold with that key or more */
-    double *stats;             /* per slot: sum w, sum w|x|, sum w x^2 */
+    double *stats;             /* per slot: sum w, sum w|x| */
     float *scales;             /* [num_formats * num_candidates] candidate scales */
     float *xbuf, *wbuf, *qbuf; /* exhaustive path: finite elements, weights, quantized */
     float *rbuf, *rwbuf;       /* SEARCH_CHUNK elements and weights read from a group */
+    uint32_t *entries;         /* their slot table entries */
     size_t buf_len;
 };
 
@@ -89,6 +100,7 @@ static size_t search_batch_end(const struct fpq_search *s, size_t f0, size_t *id
     return f;
 }
 
+
 static size_t search_table_cap(size_t nu, size_t n);
 
 /* ---- work space --------------------------------------------------------------------------- */
@@ -116,52 +128,63 @@ static size_t search_buf_len(const struct fpq_search *s, size_t max_group)
                : SEARCH_CHUNK;
 }
 
-size_t fpqi_search_work_bytes(const struct fpq_search *s, size_t max_group)
+/* Hands out consecutive 64-byte-aligned pieces of a work space; with no memory (base NULL)
+ * it only counts, so that one list gives both the size and the layout. */
+typedef struct search_carver {
+    unsigned char *base;
+    size_t used;
+} search_carver;
+
+static void *search_carve(search_carver *c, size_t bytes)
+{
+    void *p = c->base ? (void *)(c->base + c->used) : NULL;
+    c->used += search_align(bytes);
+    return p;
+}
+
+static size_t search_work_layout(const struct fpq_search *s, size_t max_group,
+                                 unsigned char *mem, fpqi_search_work *w)
 {
     size_t ids = search_max_ids(s), buf = search_buf_len(s, max_group);
     size_t cands = s->num_formats * (size_t)s->opt.num_candidates;
-    return search_align(sizeof(struct fpqi_search_work)) + 2 * search_align(ids * 8) +
-           search_align((ids + SEARCH_SENTINELS) * 4) + search_align(ids * 4) +
-           search_align(search_table_cap(ids, max_group) * 4) +
-           search_align((ids + 2) * 3 * sizeof(double)) + search_align(cands * 4) +
-           3 * search_align(buf * 4) + 2 * search_align(SEARCH_CHUNK * 4);
+    search_carver c;
+
+    c.base = mem;
+    c.used = search_align(sizeof *w);
+    w->thr = (uint32_t *)search_carve(&c, ids * 4);
+    w->order = (uint32_t *)search_carve(&c, ids * 4);
+    w->keys = (uint64_t *)search_carve(&c, ids * 8);
+    w->keys_tmp = (uint64_t *)search_carve(&c, ids * 8);
+    w->unique = (uint32_t *)search_carve(&c, (ids + 1) * 4); /* and a sentinel */
+    w->pos = (uint32_t *)search_carve(&c, ids * 4);
+    w->table = (uint32_t *)search_carve(&c, (search_table_cap(ids, max_group) + 2) * 4);
+    w->stats = (double *)search_carve(&c, (ids + 2) * 2 * sizeof(double));
+    w->scales = (float *)search_carve(&c, cands * 4);
+    w->xbuf = (float *)search_carve(&c, buf * 4);
+    w->wbuf = (float *)search_carve(&c, buf * 4);
+    w->qbuf = (float *)search_carve(&c, buf * 4);
+    w->rbuf = (float *)search_carve(&c, SEARCH_CHUNK * 4);
+    w->rwbuf = (float *)search_carve(&c, SEARCH_CHUNK * 4);
+    w->entries = (uint32_t *)search_carve(&c, SEARCH_CHUNK * 4);
+    w->max_ids = ids;
+    w->max_group = max_group;
+    w->order_n = 0;
+    w->order_f0 = 0;
+    w->buf_len = buf;
+    return c.used;
+}
+
+size_t fpqi_search_work_bytes(const struct fpq_search *s, size_t max_group)
+{
+    fpqi_search_work sizing;
+    return search_work_layout(s, max_group, NULL, &sizing);
 }
 
 fpqi_search_work *fpqi_search_work_init(const struct fpq_search *s, size_t max_group,
                                         void *mem)
 {
-    size_t ids = search_max_ids(s), buf = search_buf_len(s, max_group);
-    size_t cands = s->num_formats * (size_t)s->opt.num_candidates;
-    unsigned char *m = (unsigned char *)mem;
     fpqi_search_work *w = (fpqi_search_work *)mem;
-
-    m += search_align(sizeof *w);
-    w->max_ids = ids;
-    w->max_group = max_group;
-    w->keys = (uint64_t *)m;
-    m += search_align(ids * 8);
-    w->keys_tmp = (uint64_t *)m;
-    m += search_align(ids * 8);
-    w->unique = (uint32_t *)m;
-    m += search_align((ids + SEARCH_SENTINELS) * 4);
-    w->pos = (uint32_t *)m;
-    m += search_align(ids * 4);
-    w->table = (uint32_t *)m;
-    m += search_align(search_table_cap(ids, max_group) * 4);
-    w->stats = (double *)m;
-    m += search_align((ids + 2) * 3 * sizeof(double));
-    w->scales = (float *)m;
-    m += search_align(cands * 4);
-    w->xbuf = (float *)m;
-    m += search_align(buf * 4);
-    w->wbuf = (float *)m;
-    m += search_align(buf * 4);
-    w->qbuf = (float *)m;
-    m += search_align(buf * 4);
-    w->rbuf = (float *)m;
-    m += search_align(SEARCH_CHUNK * 4);
-    w->rwbuf = (float *)m;
-    w->buf_len = buf;
+    search_work_layout(s, max_group, (unsigned char *)mem, w);
     return w;
 }
 
@@ -188,61 +211,86 @@ float fpqi_search_candidate_scale(const struct fpq_search *s, size_t f, int c, f
     return fpqi_scale_is_valid(out) ? out : 0.0f;
 }
 
+
 /* ---- thresholds --------------------------------------------------------------------------- */
 
-/* Whether the kernel quantizes the magnitude with float32 bits a to code magnitude k or more:
- * its quotient reaches the format's quotient threshold (the kernels' x / scale, exactly). */
-FPQI_INLINE int search_reaches(uint32_t a, float scale, float quotient)
+/*
+ * The kernels divide (IEEE division to float32, ties to even) and compare the quotient with
+ * the quotient threshold q of a magnitude k: |x| with bits a reaches k exactly when
+ * RN(a / scale) >= q, that is when the real quotient lies above the midpoint m between q and
+ * the float32 below it, or on it when q is the even one of the two (a tie rounds to it).
+ * a / scale > m is a > m * scale, and m * scale is exact in double: m has at most 25
+ * significant bits, the scale 24, and both are far inside double's range. So the threshold of
+ * k is the smallest float32 above that product (or at it, for an even q): one rounding of the
+ * product to float32 and one compare, no division. test_search checks this rule against the
+ * kernels at the thresholds of many scales.
+ */
+typedef struct search_midpoint {
+    double m;     /* the midpoint below q */
+    uint32_t tie; /* 1 when a quotient on the midpoint reaches q (q's bits are even) */
+} search_midpoint;
+
+static search_midpoint search_midpoint_of(float quotient)
 {
-    return fpqi_u2f(a) / scale >= quotient;
+    uint32_t q = fpqi_f2u(quotient);
+    /* An infinite q is reached only by quotients that overflow: those from FLT_MAX's half
+     * step above on, as if q were 2^128. */
+    double top = q >= 0x7f800000u ? ldexp(1.0, 128) : (double)quotient;
+    search_midpoint r;
+    r.m = 0.5 * ((double)fpqi_u2f(q - 1) + top);
+    r.tie = (q & 1u) == 0;
+    return r;
+}
+
+/* The bits of the smallest float32 that reaches the midpoint's magnitude at `scale`:
+ * 0x7f800000 when no finite one does. */
+FPQI_INLINE uint32_t search_threshold(search_midpoint mp, float scale)
+{
+    double p = mp.m * (double)scale;
+    float f = (float)p; /* the nearest float32: the answer, or the one below it */
+    double d = (double)f;
+    return fpqi_f2u(f) + (uint32_t)(d < p || (d == p && !mp.tie));
 }
 
 /*
- * The bits of the smallest float32 that quantizes to a magnitude >= k, given the quotient
- * threshold of k: the quotient is monotone in |x|, 0 stays below and FLT_MAX reaches any
- * threshold (its quotient saturates), so a bracket always exists. It is found by doubling
- * steps from the guess quotient * scale (usually right, or one ulp off) and bisected.
+ * Every threshold of the fast formats of [f0, f1) into w->thr by id. Format f's ids start at
+ * base[f], candidate c's at base[f] + c * per; T_k is at + k - 1, and for L1 the bits of
+ * v_k * scale (where |x| - y_k changes sign) at + max_mag + k - 1. An invalid candidate's
+ * ids hold SEARCH_SKIPPED. *nids = the batch's ids; returns how many of them are valid.
  */
-static uint32_t search_threshold(float scale, float quotient)
+static size_t search_collect(const struct fpq_search *s, fpqi_search_work *w, size_t f0,
+                             size_t f1, size_t *base, size_t *nids)
 {
-    const uint32_t top = 0x7f7fffffu;
-    double guess = (double)quotient * (double)scale;
-    uint32_t g = guess >= (double)FLT_MAX ? top : fpqi_f2u((float)guess);
-    uint32_t lo, hi, step = 1;
+    size_t f, valid = 0, id0 = 0, nc = (size_t)s->opt.num_candidates;
+    int l1 = s->opt.objective == FPQ_OBJECTIVE_L1;
 
-    if (search_reaches(g, scale, quotient)) {
-        hi = g;
-        for (;;) {
-            lo = hi > step ? hi - step : 0;
-            if (lo == 0 || !search_reaches(lo, scale, quotient))
-                break;
-            hi = lo;
-            step = step < (1u << 30) ? step << 1 : step;
+    for (f = f0; f < f1; f++) {
+        const float *sc = w->scales + f * nc;
+        size_t per, c, k, kk = s->params[f].max_mag;
+        if (!search_is_fast(s, f))
+            continue;
+        per = search_ids_per_candidate(s, f);
+        base[f] = id0;
+        for (k = 1; k <= kk; k++) {
+            search_midpoint mp = search_midpoint_of(s->quotient[f][k]);
+            uint32_t *t = w->thr + id0 + k - 1;
+            for (c = 0; c < nc; c++)
+                t[c * per] = sc[c] != 0.0f ? search_threshold(mp, sc[c]) : SEARCH_SKIPPED;
+            if (l1) {
+                float v = s->value[f][k];
+                for (c = 0; c < nc; c++)
+                    t[c * per + kk] =
+                        sc[c] != 0.0f ? fpqi_f2u(v * sc[c]) & 0x7fffffffu : SEARCH_SKIPPED;
+            }
         }
-    } else {
-        lo = g;
-        for (;;) {
-            hi = top - lo > step ? lo + step : top;
-            if (hi == top && !search_reaches(top, scale, quotient))
-                return 0x7f800000u; /* no float32 gets there: an infinite threshold */
-            if (search_reaches(hi, scale, quotient))
-                break;
-            lo = hi;
-            step = step < (1u << 30) ? step << 1 : step;
-        }
+        for (c = 0; c < nc; c++)
+            valid += sc[c] != 0.0f ? per : 0;
+        id0 += nc * per;
     }
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (search_reaches(mid, scale, quotient))
-            hi = mid;
-        else
-            lo = mid;
-    }
-    return hi;
+    *nids = id0;
+    return valid;
 }
 
-/* One stable counting pass of an LSD radix sort on digit (((key >> 32) - base) >> shift)
- * & 2047; returns the array holding the result. */
 static uint64_t *search_radix_pass(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t base,
                                    int shift)
 {
@@ -299,197 +347,225 @@ static uint64_t *search_sort_keys(uint64_t *keys, uint64_t *tmp, size_t n)
     return out;
 }
 
-/* Collects the thresholds of formats [f0, f1) (fast ones) as keys; ids start at base[f]. */
-static size_t search_collect(const struct fpq_search *s, fpqi_search_work *w, size_t f0,
-                             size_t f1, size_t *base)
+/* The keys in the order of the last batch, insertion-sorted; NULL when that order does not
+ * fit (another set of valid ids) or is too far off. */
+static const uint64_t *search_sort_like_last(fpqi_search_work *w, size_t n)
 {
-    size_t f, nkeys = 0, id = 0;
-    int c, nc = s->opt.num_candidates;
-    int l1 = s->opt.objective == FPQ_OBJECTIVE_L1;
+    uint64_t *keys = w->keys;
+    size_t i, moves = 0;
 
-    for (f = f0; f < f1; f++) {
-        const fpqi_params *p = &s->params[f];
-        size_t per;
-        if (!search_is_fast(s, f))
-            continue;
-        per = search_ids_per_candidate(s, f);
-        base[f] = id;
-        for (c = 0; c < nc; c++, id += per) {
-            float sc = w->scales[f * (size_t)nc + (size_t)c];
-            uint32_t k;
-            if (sc == 0.0f)
-                continue;
-            for (k = 1; k <= p->max_mag; k++) {
-                uint32_t t = search_threshold(sc, s->quotient[f][k]);
-                w->keys[nkeys++] = (uint64_t)t << 32 | (uint64_t)(id + k - 1);
-                if (l1) {
-                    uint32_t y = fpqi_f2u(s->value[f][k] * sc) & 0x7fffffffu;
-                    w->keys[nkeys++] = (uint64_t)y << 32 | (uint64_t)(id + p->max_mag + k - 1);
-                }
-            }
-        }
+    for (i = 0; i < n; i++) {
+        uint32_t id = w->order[i], t = w->thr[id];
+        if (t == SEARCH_SKIPPED)
+            return NULL;
+        keys[i] = (uint64_t)t << 32 | id;
     }
-    return nkeys;
+    for (i = 1; i < n; i++) {
+        uint64_t v = keys[i];
+        size_t j = i;
+        while (j > 0 && keys[j - 1] > v) {
+            keys[j] = keys[j - 1];
+            j--;
+        }
+        keys[j] = v;
+        moves += i - j;
+        if (moves > 2 * n)
+            return NULL;
+    }
+    return keys;
+}
+
+/*
+ * The valid ids of the batch as keys (threshold bits << 32 | id), ascending. The order of the
+ * previous group's batch is tried first: a clip-ratio grid's thresholds are the group's amax
+ * times the same ratios in every group, so that order is right up to a few last-bit swaps,
+ * which one insertion pass fixes. Otherwise (the first group, a bias grid whose order moves
+ * with amax, another set of valid ids) a radix sort. Either way the result is the same:
+ * (threshold, id) is a total order.
+ */
+static const uint64_t *search_sort(fpqi_search_work *w, size_t f0, size_t nids, size_t nkeys)
+{
+    const uint64_t *out = NULL;
+    size_t i;
+
+    if (w->order_n == nkeys && w->order_f0 == f0)
+        out = search_sort_like_last(w, nkeys);
+    if (!out) {
+        size_t n = 0;
+        for (i = 0; i < nids; i++)
+            if (w->thr[i] != SEARCH_SKIPPED)
+                w->keys[n++] = (uint64_t)w->thr[i] << 32 | (uint64_t)i;
+        out = search_sort_keys(w->keys, w->keys_tmp, n);
+    }
+    for (i = 0; i < nkeys; i++)
+        w->order[i] = (uint32_t)out[i];
+    w->order_n = nkeys;
+    w->order_f0 = f0;
+    return out;
 }
 
 /* Sorted keys -> the distinct thresholds and each id's index among them. */
 static size_t search_unique(fpqi_search_work *w, const uint64_t *sorted, size_t nkeys)
 {
     size_t i, nu = 0;
+    uint32_t prev = SEARCH_SKIPPED; /* no threshold's bits */
     for (i = 0; i < nkeys; i++) {
         uint32_t t = (uint32_t)(sorted[i] >> 32);
-        if (nu == 0 || w->unique[nu - 1] != t)
-            w->unique[nu++] = t;
+        w->unique[nu] = t;
+        nu += t != prev;
+        prev = t;
         w->pos[(uint32_t)sorted[i]] = (uint32_t)(nu - 1);
     }
     return nu;
 }
 
-/* A lookup of the slot of |x| (the number of thresholds <= |x|): the table maps the high bits
- * of |x| (bits >> shift) to the first threshold whose high bits are as large, marked
- * SEARCH_SHARED_KEY when some threshold has that key; at most `run` thresholds share one. The
- * thresholds are followed by SEARCH_SENTINELS entries above every float, which end a search.
- * Large groups get a large table where most keys hold no threshold: their entry is the slot,
- * and a rare branch finishes the others (search_slot_sparse). Small groups get a small table
- * where most keys hold one: `run` compares without branches (search_slot_dense). */
+/* ---- one pass over the group -------------------------------------------------------------- */
+
+/*
+ * The slot of |x| is the number of thresholds <= |x|. A table maps the high bits of |x|
+ * (bits >> shift) to the first threshold with those high bits or more. Entry 0 stands for
+ * every key below the thresholds' and entry len + 1 for every key above. Two layouts:
+ *   - sparse, for groups much larger than the threshold list, whose pass over the data is
+ *     the cost: a large table where few keys hold a threshold. The entry of an empty key is
+ *     the slot; a marked entry (a key holding thresholds) is finished by a scan.
+ *   - dense, for smaller groups (a row of a weight), where the table is built per group: a
+ *     few entries per threshold, and one compare with the key's threshold finishes; a marked
+ *     entry (a key holding two or more) is finished by a scan.
+ * A sentinel above every float ends the scans.
+ */
 typedef struct search_slotter {
     const uint32_t *unique, *table;
-    uint32_t nu, kmin, kmax;
-    int shift, run, sparse;
+    uint32_t kmin, len;
+    int shift, sparse;
 } search_slotter;
 
-/* Table entries for nu thresholds and a group of n elements: one per threshold, and more
- * for large groups, whose pass over the data dominates, up to 2^18 (1 MiB). */
+/* Table entries for nu thresholds and a group of n elements (see search_slotter). */
 static size_t search_table_cap(size_t nu, size_t n)
 {
-    size_t big = n / 4 < ((size_t)1 << 18) ? n / 4 : ((size_t)1 << 18);
-    return nu + 64 > big ? nu + 64 : big;
+    size_t big = n / 4 < ((size_t)1 << 17) ? n / 4 : ((size_t)1 << 17);
+    size_t fine = SEARCH_TABLE_PER_THRESHOLD * nu + 64;
+    return fine > big ? fine : big;
 }
 
 static void search_slotter_make(fpqi_search_work *w, size_t nu, size_t n, search_slotter *sl)
 {
-    uint32_t lo = w->unique[0], hi = w->unique[nu - 1], j, len;
-    size_t i = 0, cap = search_table_cap(nu, n), prev = 0;
-    int shift = 0, run = 0;
+    uint32_t lo = w->unique[0], hi = w->unique[nu - 1], *table = w->table, i, sum = 0;
+    uint32_t most; /* thresholds a key may hold unmarked */
+    size_t cap = search_table_cap(nu, n);
+    int shift = 0;
 
     while ((size_t)((hi >> shift) - (lo >> shift)) + 1 > cap)
         shift++;
-    for (i = 0; i < SEARCH_SENTINELS; i++)
-        w->unique[nu + i] = 0xffffffffu;
+    w->unique[nu] = 0xffffffffu;
     sl->unique = w->unique;
-    sl->table = w->table;
-    sl->nu = (uint32_t)nu;
+    sl->table = table;
     sl->shift = shift;
     sl->kmin = lo >> shift;
-    sl->kmax = hi >> shift;
-    len = sl->kmax - sl->kmin + 1;
-    i = 0;
-    for (j = 0; j <= len; j++) {
-        while (i < nu && (w->unique[i] >> shift) < sl->kmin + j)
-            i++;
-        if (j > 0 && i > prev) { /* thresholds with key kmin + j - 1 */
-            w->table[j - 1] |= SEARCH_SHARED_KEY;
-            run = (int)(i - prev) > run ? (int)(i - prev) : run;
-        }
-        prev = i;
-        if (j < len)
-            w->table[j] = (uint32_t)i;
+    sl->len = (hi >> shift) - sl->kmin + 1;
+    sl->sparse = n >= 16 * nu;
+    most = sl->sparse ? 0 : 1;
+    /* Count each key's thresholds one entry further on, then replace the counts by running
+     * sums, each entry read before it is written. */
+    memset(table, 0, ((size_t)sl->len + 2) * sizeof *table);
+    for (i = 0; i < (uint32_t)nu; i++)
+        table[2 + (w->unique[i] >> shift) - sl->kmin]++;
+    for (i = 1; i <= sl->len; i++) {
+        uint32_t count = table[i + 1];
+        table[i] = sum | (count > most ? SEARCH_MARKED_KEY : 0);
+        sum += count;
     }
-    sl->run = run;
-    sl->sparse = n >= 16 * nu || run > 8;
+    table[sl->len + 1] = sum;
 }
 
-FPQI_INLINE uint32_t search_slot_sparse(const search_slotter *sl, uint32_t a)
+/* The slot of |x| with bits a, from its table entry j. */
+FPQI_INLINE uint32_t search_slot(const search_slotter *sl, int sparse, uint32_t j, uint32_t a)
 {
-    uint32_t key = a >> sl->shift, j;
-    if (key < sl->kmin)
-        return 0;
-    if (key > sl->kmax)
-        return sl->nu;
-    j = sl->table[key - sl->kmin];
-    if (!(j & SEARCH_SHARED_KEY))
+    if (j & SEARCH_MARKED_KEY) {
+        j &= ~SEARCH_MARKED_KEY;
+        while (sl->unique[j] <= a)
+            j++;
         return j;
-    j &= ~SEARCH_SHARED_KEY;
-    while (sl->unique[j] <= a)
-        j++;
-    return j;
+    }
+    return sparse ? j : j + (sl->unique[j] <= a);
 }
 
-FPQI_INLINE uint32_t search_slot_dense(const search_slotter *sl, uint32_t a)
+/* Adds x[0..len) (weights wt when `weighted`, else 1; entry: their table entries) to the
+ * slots, slot j at st[2 * (j + 1)] (sum w, sum w|x|), and sum w x^2 to *s2, in element
+ * order (the same sums whatever the chunks). Inlined once for each layout and weighting. */
+FPQI_INLINE void search_accumulate_run(const search_slotter *sl, int sparse, const float *x,
+                                       const float *wt, int weighted, const uint32_t *entry,
+                                       size_t len, double *st, double *s2)
 {
-    uint32_t key = a >> sl->shift, j;
-    int t;
-    if (key < sl->kmin)
-        return 0;
-    if (key > sl->kmax)
-        return sl->nu;
-    j = sl->table[key - sl->kmin] & ~SEARCH_SHARED_KEY;
-    for (t = 0; t < sl->run; t++)
-        j += sl->unique[j] <= a;
-    return j;
-}
-
-/* Adds x[0..len) (weights wt, or 1) to the slots: slot j at st[3 * (j + 1)]. */
-static void search_accumulate_run(const search_slotter *sl, const float *x, const float *wt,
-                                  size_t len, double *st)
-{
+    double sq = *s2;
     size_t i;
     for (i = 0; i < len; i++) {
         uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
-        double v, wi;
-        double *slot;
+        double v, wi, *slot;
         if (a >= SEARCH_FINITE_LIMIT)
             continue;
         v = (double)fpqi_u2f(a);
-        wi = wt ? (double)wt[i] : 1.0;
-        slot = st + 3 * (size_t)((sl->sparse ? search_slot_sparse(sl, a)
-                                             : search_slot_dense(sl, a)) + 1);
+        wi = weighted ? (double)wt[i] : 1.0;
+        slot = st + 2 * (size_t)(search_slot(sl, sparse, entry[i], a) + 1);
         slot[0] += wi;
         slot[1] += wi * v;
-        slot[2] += wi * v * v;
+        sq += wi * v * v;
     }
+    *s2 = sq;
 }
 
-static void search_accumulate(const struct fpq_search *s, fpqi_search_work *w, size_t g,
-                              const search_slotter *sl, double *st)
+/* The slot sums of group g as prefix sums (see below); returns the sum of w x^2. */
+static double search_accumulate(const struct fpq_search *s, fpqi_search_work *w, size_t g,
+                                const search_slotter *sl, size_t nu, double *st)
 {
-    size_t i, off, len, n = s->groups[g].n, nu = sl->nu;
+    const fpqi_kernels *k = fpqi_active_kernels();
+    uint32_t *e = w->entries;
+    size_t i, off, len, n = s->groups[g].n;
     double s0 = 0, s1 = 0, s2 = 0;
 
-    memset(st, 0, (nu + 2) * 3 * sizeof(double));
+    memset(st, 0, (nu + 2) * 2 * sizeof(double));
     for (off = 0; off < n; off += len) {
         const float *x, *wt;
         len = fpqi_search_read(s, g, off, SEARCH_CHUNK, w->rbuf, w->rwbuf, &x, &wt);
-        search_accumulate_run(sl, x, wt, len, st);
+        k->table_entries(x, len, sl->table, sl->shift, sl->kmin - 1, sl->len + 1, e);
+        if (sl->sparse && wt)
+            search_accumulate_run(sl, 1, x, wt, 1, e, len, st, &s2);
+        else if (sl->sparse)
+            search_accumulate_run(sl, 1, x, NULL, 0, e, len, st, &s2);
+        else if (wt)
+            search_accumulate_run(sl, 0, x, wt, 1, e, len, st, &s2);
+        else
+            search_accumulate_run(sl, 0, x, NULL, 0, e, len, st, &s2);
     }
-    /* Slot j sits at st[3 * (j + 1)]; running sums turn that into P[j] = sum of the slots
-     * below j at st[3 * j], so a range of slots [lo, hi) sums to P[hi] - P[lo]. */
+    /* Slot j sits at st[2 * (j + 1)]; running sums turn that into P[j] = sum of the slots
+     * below j at st[2 * j], so a range of slots [lo, hi) sums to P[hi] - P[lo]. */
     for (i = 0; i <= nu + 1; i++) {
-        double *e = st + 3 * i;
+        double *e = st + 2 * i;
         s0 += e[0];
         s1 += e[1];
-        s2 += e[2];
         e[0] = s0;
         e[1] = s1;
-        e[2] = s2;
     }
+    return s2;
 }
+
+/* ---- candidates' errors ------------------------------------------------------------------- */
 
 static double search_range(const double *st, size_t lo, size_t hi, int which)
 {
-    return st[3 * hi + (size_t)which] - st[3 * lo + (size_t)which];
+    return st[2 * hi + (size_t)which] - st[2 * lo + (size_t)which];
 }
 
 /* The error of one candidate from the prefix sums, over the values 0..kend-1 (kend <= kk + 1:
- * the intervals from kend on hold nothing that counts). */
+ * the intervals from kend on hold nothing that counts). L2: the sum over the intervals of
+ * S2 - 2 y S1 + y^2 S0, that is sum w x^2 (s2) less the sum of y (2 S1 - y S0). */
 static double search_candidate_error(const struct fpq_search *s, const fpqi_search_work *w,
-                                     const double *st, size_t nu, size_t f, size_t id,
-                                     float scale, uint32_t kend)
+                                     const double *st, double s2, size_t nu, size_t f,
+                                     size_t id, float scale, uint32_t kend)
 {
     const fpqi_params *p = &s->params[f];
     uint32_t k, kk = p->max_mag;
     size_t lo = 0, hi;
-    double err = 0.0;
+    double err = 0.0, cut = 0.0;
     int l1 = s->opt.objective == FPQ_OBJECTIVE_L1;
 
     for (k = 0; k < kend; k++) {
@@ -501,16 +577,14 @@ static double search_candidate_error(const struct fpq_search *s, const fpqi_sear
             err += (search_range(st, m, hi, 1) - y * search_range(st, m, hi, 0)) +
                    (y * search_range(st, lo, m, 0) - search_range(st, lo, m, 1));
         } else {
-            double s0 = search_range(st, lo, hi, 0), s1 = search_range(st, lo, hi, 1);
-            double s2 = search_range(st, lo, hi, 2);
-            double e = (s2 - y * s1) - y * (s1 - y * s0);
-            err += e > 0.0 ? e : 0.0;
+            cut += y * (2.0 * search_range(st, lo, hi, 1) - y * search_range(st, lo, hi, 0));
         }
         lo = hi;
     }
-    return err;
+    if (!l1)
+        err = s2 - cut;
+    return err > 0.0 ? err : 0.0;
 }
-
 /* The bits of the largest finite |x| of group g that counts in the error: every element's for
  * L2 and L1 (the group's amax), those of weight > 0 for weighted L2 (0 when none). */
 static uint32_t search_counted_amax(const struct fpq_search *s, fpqi_search_work *w, size_t g)
@@ -553,19 +627,18 @@ static int search_overflows(const struct fpq_search *s, fpqi_search_work *w, siz
 static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w, size_t g,
                               size_t f0, size_t f1, double *errs)
 {
-    size_t base[FPQI_SEARCH_MAX_FORMATS], nkeys, nu, f;
+    size_t base[FPQI_SEARCH_MAX_FORMATS], nkeys, nids, nu, f;
     int c, nc = s->opt.num_candidates;
     uint32_t top = UINT32_MAX;
     search_slotter sl;
-    const uint64_t *sorted;
+    double s2;
 
-    nkeys = search_collect(s, w, f0, f1, base);
+    nkeys = search_collect(s, w, f0, f1, base, &nids);
     if (nkeys == 0) /* every candidate invalid: errs already +Inf */
         return;
-    sorted = search_sort_keys(w->keys, w->keys_tmp, nkeys);
-    nu = search_unique(w, sorted, nkeys);
+    nu = search_unique(w, search_sort(w, f0, nids, nkeys), nkeys);
     search_slotter_make(w, nu, s->groups[g].n, &sl);
-    search_accumulate(s, w, g, &sl, w->stats);
+    s2 = search_accumulate(s, w, g, &sl, nu, w->stats);
     for (f = f0; f < f1; f++) {
         size_t per;
         if (!search_is_fast(s, f))
@@ -580,10 +653,11 @@ static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w, s
             if (isinf(s->value[f][kk] * sc) &&
                 search_overflows(s, w, g, f, id, sc, &top, &kend))
                 continue; /* errs[at] stays +Inf */
-            errs[at] = search_candidate_error(s, w, w->stats, nu, f, id, sc, kend);
+            errs[at] = search_candidate_error(s, w, w->stats, s2, nu, f, id, sc, kend);
         }
     }
 }
+
 
 /* ---- exhaustive path ---------------------------------------------------------------------- */
 
@@ -722,5 +796,6 @@ void fpqi_search_eval_group(const struct fpq_search *s, fpqi_search_work *w, siz
 #undef SEARCH_MAX_IDS
 #undef SEARCH_CHUNK
 #undef SEARCH_FINITE_LIMIT
-#undef SEARCH_SENTINELS
-#undef SEARCH_SHARED_KEY
+#undef SEARCH_TABLE_PER_THRESHOLD
+#undef SEARCH_MARKED_KEY
+#undef SEARCH_SKIPPED

@@ -529,6 +529,168 @@ static void test_midpoint_ties(void)
         check_against_model(&f, 1, &o, &t, x, NULL, "midpoints");
 }
 
+/* The smallest float32 that fake_quantize at `scale` maps to v or above (v > 0, reached by
+ * FLT_MAX): the kernel's own decision by bisection over float32 bits, independent of the
+ * search's threshold rule. */
+static uint32_t kernel_threshold(const fpq_format *f, float scale, float v)
+{
+    const float target = v * scale; /* the kernel's output for v */
+    uint32_t lo = 0, hi = 0x7f7fffffu;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        float x, q;
+        memcpy(&x, &mid, 4);
+        CHECK(fpq_fake_quantize(f, &x, 1, scale, 0, &q) == FPQ_OK);
+        if (q >= target)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+/* Probes one float32 step below, at and above every rounding threshold of every candidate:
+ * the search computes its thresholds without dividing (a product in double), and a
+ * threshold one step off moves one probe into the next interval. Each row is an anchor that
+ * fixes amax (weight 0) and one probe (weight 1), so a row's error is its probe's alone, and
+ * a probe in the wrong interval changes it by about 1e-6 relative: the tolerance is 1e-10. */
+static void test_thresholds_at_kernel_decisions(void)
+{
+    static const char *const names[] = {"float6_e2m3fn", "float6_e3m2fn", "float8_e4m3fn"};
+    const float anchor = 0.7302f;
+    fpq_format fmts[8];
+    size_t nn, nf = 0;
+
+    CHECK(fpq_search_default_formats(4, 1, fmts, 8, &nf) == FPQ_OK); /* with INT4 */
+    for (nn = 0; nn < 3; nn++)
+        CHECK(fpq_format_from_name(names[nn], &fmts[nf++]) == FPQ_OK);
+    for (nn = 0; nn < nf; nn++) {
+        char name[64];
+        fpq_format f = fmts[nn];
+        fpq_format_limits lim;
+        fpq_search_options o;
+        float values[256], *x, *w;
+        size_t nv = 0, rows = 0, cap, i, bad = 0;
+        int c, k, d, obj;
+
+        fpq_format_describe(&f, name, sizeof name);
+        fpq_format_limits_get(&f, &lim);
+        CHECK(fpq_format_values(&f, values, 256, &nv) == FPQ_OK);
+        fpq_search_options_init(FPQ_GRID_CLIP, &o);
+        o.num_candidates = 23;
+        o.grid_low = 0.05;
+        cap = (size_t)o.num_candidates * nv * 3;
+        x = (float *)malloc(cap * 2 * sizeof(float));
+        w = (float *)malloc(cap * 2 * sizeof(float));
+        for (c = 0; c < o.num_candidates; c++) {
+            float s = model_scale(&o, &f, lim.max_finite, c, anchor);
+            for (k = 0; k < (int)nv; k++) {
+                uint32_t tb;
+                if (!(values[k] > 0.0f))
+                    continue;
+                tb = kernel_threshold(&f, s, values[k]);
+                for (d = -1; d <= 1; d++) {
+                    uint32_t pb = tb + (uint32_t)d;
+                    float p;
+                    memcpy(&p, &pb, 4);
+                    if (!(p < anchor))
+                        continue;
+                    x[2 * rows] = anchor;
+                    w[2 * rows] = 0.0f;
+                    x[2 * rows + 1] = p;
+                    w[2 * rows + 1] = 1.0f;
+                    rows++;
+                }
+            }
+        }
+        for (obj = 0; obj < 2; obj++) {
+            fpq_tensor t = fpqt_tensor(rows, 2, 2, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+            outcome got;
+            double *want;
+            o.objective = obj ? FPQ_OBJECTIVE_L1 : FPQ_OBJECTIVE_WEIGHTED_L2;
+            o.weights = FPQ_WEIGHTS_PER_ELEMENT; /* ignored by L1 */
+            got = run_search(&f, 1, &o, &t, x, obj ? NULL : w, 0);
+            want = model_table(&f, 1, &o, &t, x, obj ? NULL : w);
+            CHECKF(got.status == FPQ_OK && rows > 50, "%s: status %d, %zu rows", name,
+                   got.status, rows);
+            for (i = 0; got.status == FPQ_OK && i < got.nt; i++)
+                if (!(fabs(got.table[i] - want[i]) <= 1e-10 * want[i] + 1e-30) && bad++ < 3)
+                    CHECKF(0, "%s objective %d: row %zu candidate %zu: %.17g, kernel %.17g",
+                           name, o.objective, i / (size_t)o.num_candidates,
+                           i % (size_t)o.num_candidates, got.table[i], want[i]);
+            free(want);
+            outcome_free(&got);
+        }
+        free(x);
+        free(w);
+    }
+}
+
+/* The fast path's two kernels (the first pass's amax, the slot lookup) are integer work: every
+ * backend must give the same bits, in both table layouts (a small group per row, one large
+ * group), with NaN, Inf, zeros and subnormals in the data. */
+static outcome backend_run;
+static const fpq_format *backend_fmts;
+static size_t backend_nf;
+static const fpq_search_options *backend_opts;
+static const fpq_tensor *backend_tensor;
+static const float *backend_x;
+
+static void search_on_backend(const char *backend)
+{
+    outcome got = run_search(backend_fmts, backend_nf, backend_opts, backend_tensor, backend_x,
+                             NULL, 0);
+    CHECKF(same_outcome(&backend_run, &got), "%s differs from scalar", backend);
+    outcome_free(&got);
+}
+
+static void test_backends_same_bits(void)
+{
+    enum { N = 60013 };
+    fpq_format fmts[8];
+    fpq_search_options o;
+    size_t nf = 0, i;
+    float *x = (float *)malloc(N * sizeof(float));
+    fpq_tensor shapes[2];
+    int sh, obj;
+    const char *name;
+
+    CHECK(fpq_search_default_formats(4, 1, fmts, 8, &nf) == FPQ_OK);
+    fill(x, N, 1, 77);
+    for (i = 0; i < N; i += 97)
+        x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? -INFINITY : 0.0f;
+    for (i = 5; i < N; i += 101)
+        x[i] = (i % 2 ? -1.0f : 1.0f) * 1e-40f; /* subnormal */
+    shapes[0] = fpqt_tensor(59, 1017, 1017, FPQ_FLOAT32, FPQ_PER_ROW, 0);
+    shapes[1] = fpqt_tensor(1, N, N, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
+    for (sh = 0; sh < 2; sh++)
+        for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_L1; obj++) {
+            int ran = 0, idx;
+            fpq_search_options_init(FPQ_GRID_CLIP, &o);
+            o.num_candidates = 17;
+            o.objective = obj;
+            CHECK(fpq_set_backend("scalar") == FPQ_OK);
+            backend_run = run_search(fmts, nf, &o, &shapes[sh], x, NULL, 0);
+            CHECK(backend_run.status == FPQ_OK);
+            backend_fmts = fmts;
+            backend_nf = nf;
+            backend_opts = &o;
+            backend_tensor = &shapes[sh];
+            backend_x = x;
+            for (idx = 0; (name = fpq_backend_at(idx)) != NULL; idx++)
+                if (strcmp(name, "scalar") != 0 && fpq_backend_available(name) &&
+                    fpq_set_backend(name) == FPQ_OK) {
+                    search_on_backend(name);
+                    ran++;
+                }
+            CHECK(fpq_set_backend("auto") == FPQ_OK);
+            if (sh == 0 && obj == FPQ_OBJECTIVE_L2)
+                printf("    compared scalar with %d SIMD backend(s)\n", ran);
+            outcome_free(&backend_run);
+        }
+    free(x);
+}
+
 static void test_degenerate_data(void)
 {
     fpq_format fmts[10];
@@ -935,6 +1097,9 @@ const fpqt_case fpqt_search_cases[] = {
     {"search: near FLT_MAX an overflowing error is +Inf on both paths, never NaN",
      test_fast_overflow_near_flt_max},
     {"search: elements at midpoints round as the kernel does", test_midpoint_ties},
+    {"search: thresholds fall where the kernel decides, to the float32 step",
+     test_thresholds_at_kernel_decisions},
+    {"search: every backend gives the scalar backend's bits", test_backends_same_bits},
     {"search: zeros, constants, a single element", test_degenerate_data},
     {"search: NaN and Inf are ignored", test_nonfinite_ignored},
     {"search: 1, 2, 7 batches and fpq_search_tensor give one batch's bits",
