@@ -100,7 +100,6 @@ static size_t search_batch_end(const struct fpq_search *s, size_t f0, size_t *id
     return f;
 }
 
-
 static size_t search_table_cap(size_t nu, size_t n);
 
 /* ---- work space --------------------------------------------------------------------------- */
@@ -211,7 +210,6 @@ float fpqi_search_candidate_scale(const struct fpq_search *s, size_t f, int c, f
     return fpqi_scale_is_valid(out) ? out : 0.0f;
 }
 
-
 /* ---- thresholds --------------------------------------------------------------------------- */
 
 /*
@@ -291,6 +289,8 @@ static size_t search_collect(const struct fpq_search *s, fpqi_search_work *w, si
     return valid;
 }
 
+/* One stable counting pass of an LSD radix sort on digit (((key >> 32) - base) >> shift)
+ * & 2047; returns the array holding the result. */
 static uint64_t *search_radix_pass(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t base,
                                    int shift)
 {
@@ -657,7 +657,6 @@ static void search_fast_batch(const struct fpq_search *s, fpqi_search_work *w, s
         }
     }
 }
-
 
 /* ---- exhaustive path ---------------------------------------------------------------------- */
 
