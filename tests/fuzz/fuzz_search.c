@@ -18,7 +18,9 @@
  *     candidate, and the least of that format's row (an invalid candidate's error is +Inf);
  *     format_errors[f] is the sum of each group's least error for f (up to the order of the
  *     sums); format_index has the least total (the first on ties) and total_error is it;
- *     scales are valid float32 scales, 1 where candidates[g] is -1 or the error is +Inf;
+ *     scales are valid float32 scales, 1 where candidates[g] is -1 (where every error of the
+ *     chosen format is +Inf because values overflow, the scale is candidate 0's, valid; 1
+ *     only where no candidate scale is valid, as fpq.h says);
  *   - the fast method gives the exhaustive method's errors up to rounding of double sums,
  *     +Inf where a quantized element overflows to +-Inf; no error is NaN (non-finite data
  *     is ignored, weights are finite);
@@ -112,7 +114,7 @@ static void fs_check_result(const fs_out *o, size_t groups, size_t nf, int nc, d
                 FZ_CHECKF(!(row[c] < o->errors[g]), "group %zu: candidate %d beats the chosen"
                           " one (%.17g < %.17g)\n", g, c, row[c], o->errors[g]);
         }
-        if (o->cands[g] < 0 || isinf(o->errors[g]))
+        if (o->cands[g] < 0)
             FZ_CHECK(o->scales[g] == 1.0f);
         for (f = 0; f < nf; f++) {
             const double *fr = o->table + (g * nf + f) * (size_t)nc;
