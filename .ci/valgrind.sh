@@ -3,9 +3,11 @@
 #
 # Builds the normal test runner from src/*.c, src/kernels/*.c and tests/*.c with gcc -O1 -g
 # (no sanitizers, OpenMP off) in a temporary directory and runs the whole suite
-# (`fpq_tests tests/data`) under `valgrind --error-exitcode=1 --leak-check=full`. The whole
-# suite takes well under a minute natively and about half a minute to a few minutes under
-# Valgrind, so no name filter is passed (set FILTER=substring to run a subset).
+# (`fpq_tests tests/data`) under `valgrind --error-exitcode=1 --leak-check=full`, except one
+# case: "the LLM-FP4 reference layer" took 67 of the suite's 169 s under Valgrind (0.7 s
+# natively), and the other layer-search cases run the same code on smaller layers; the
+# sanitizer builds run it. FILTER=substring runs a subset, FILTER='!substring' all but it,
+# FILTER= everything.
 #
 # Valgrind runs the AVX2 and scalar backends only: it does not emulate AVX-512, so the CPU
 # check reports it unavailable and the tests skip it (the sanitizer builds of .ci/run and
@@ -19,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FILTER=${FILTER:-}
+FILTER=${FILTER-!the LLM-FP4 reference layer}
 KNOWN_TEST="results ignore the caller's rounding mode and flush-to-zero"
 
 if ! command -v valgrind >/dev/null 2>&1 || ! command -v gcc >/dev/null 2>&1; then

@@ -97,6 +97,17 @@ float fpqt_rand_float_bits(uint64_t *state)
     return fpqt_u2f((uint32_t)fpqt_rand(state));
 }
 
+/* The runner's second argument: run the cases whose names contain it, or with a leading '!'
+ * every case whose name does not. */
+static int fpqt_selected(const char *name, const char *filter)
+{
+    if (!filter)
+        return 1;
+    if (filter[0] == '!')
+        return strstr(name, filter + 1) == NULL;
+    return strstr(name, filter) != NULL;
+}
+
 int main(int argc, char **argv)
 {
     static const fpqt_case *const suites[] = {
@@ -114,7 +125,7 @@ int main(int argc, char **argv)
     for (s = 0; s < sizeof suites / sizeof suites[0]; s++) {
         const fpqt_case *c;
         for (c = suites[s]; c->name; c++) {
-            if (filter && !strstr(c->name, filter))
+            if (!fpqt_selected(c->name, filter))
                 continue;
             failures_in_case = 0;
             c->run();

@@ -532,16 +532,29 @@ static void test_midpoint_ties(void)
 /* The smallest float32 that fake_quantize at `scale` maps to v or above (v > 0, reached by
  * FLT_MAX): the kernel's own decision by bisection over float32 bits, independent of the
  * search's threshold rule. */
-static uint32_t kernel_threshold(const fpq_format *f, float scale, float v)
+static int kernel_reaches(const fpq_format *f, float scale, float target, uint32_t bits)
+{
+    float x, q;
+    memcpy(&x, &bits, 4);
+    CHECK(fpq_fake_quantize(f, &x, 1, scale, 0, &q) == FPQ_OK);
+    return q >= target;
+}
+
+static uint32_t kernel_threshold(const fpq_format *f, float scale, float v, float guess)
 {
     const float target = v * scale; /* the kernel's output for v */
-    uint32_t lo = 0, hi = 0x7f7fffffu;
+    uint32_t g, lo = 0, hi = 0x7f7fffffu;
+    memcpy(&g, &guess, 4);
+    /* A bracket of 64 steps around a guess, kept only if the kernel confirms it (a few calls
+     * instead of 31: the suite also runs under valgrind and qemu); else all of float32. */
+    if (g > 64 && g < 0x7f7fffffu - 64 && !kernel_reaches(f, scale, target, g - 64) &&
+        kernel_reaches(f, scale, target, g + 64)) {
+        lo = g - 64;
+        hi = g + 64;
+    }
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        float x, q;
-        memcpy(&x, &mid, 4);
-        CHECK(fpq_fake_quantize(f, &x, 1, scale, 0, &q) == FPQ_OK);
-        if (q >= target)
+        if (kernel_reaches(f, scale, target, mid))
             hi = mid;
         else
             lo = mid;
@@ -549,7 +562,7 @@ static uint32_t kernel_threshold(const fpq_format *f, float scale, float v)
     return hi;
 }
 
-/* Probes one float32 step below, at and above every rounding threshold of every candidate:
+/* Probes one float32 step below, at and above every rounding threshold of 13 candidates:
  * the search computes its thresholds without dividing (a product in double), and a
  * threshold one step off moves one probe into the next interval. Each row is an anchor that
  * fixes amax (weight 0) and one probe (weight 1), so a row's error is its probe's alone, and
@@ -577,7 +590,7 @@ static void test_thresholds_at_kernel_decisions(void)
         fpq_format_limits_get(&f, &lim);
         CHECK(fpq_format_values(&f, values, 256, &nv) == FPQ_OK);
         fpq_search_options_init(FPQ_GRID_CLIP, &o);
-        o.num_candidates = 23;
+        o.num_candidates = 13;
         o.grid_low = 0.05;
         cap = (size_t)o.num_candidates * nv * 3;
         x = (float *)malloc(cap * 2 * sizeof(float));
@@ -588,7 +601,8 @@ static void test_thresholds_at_kernel_decisions(void)
                 uint32_t tb;
                 if (!(values[k] > 0.0f))
                     continue;
-                tb = kernel_threshold(&f, s, values[k]);
+                /* guess: the midpoint with the value below, times the scale */
+                tb = kernel_threshold(&f, s, values[k], 0.5f * (values[k] + values[k - 1]) * s);
                 for (d = -1; d <= 1; d++) {
                     uint32_t pb = tb + (uint32_t)d;
                     float p;
