@@ -87,7 +87,7 @@ typedef struct fpqi_kernels {
     /* float16 / bfloat16 (elem_type) <-> float32, with convert.h's rounding. */
     void (*widen)(int elem_type, const void *in, size_t n, float *out);
     void (*narrow)(int elem_type, const float *in, size_t n, void *out);
-    /* out[i] = table[fpqi_table_index(bits of x[i], shift, key_base, last)] for i < n: the
+    /* out[i] = fpqi_table_entry(table, bits of x[i], shift, key_base, last) for i < n: the
      * search's slot lookup (search_eval.c), the part of its pass over the data that vectors
      * do. Integer work only: every backend gives the same bits. */
     void (*table_entries)(const float *x, size_t n, const uint32_t *table, int shift,
@@ -104,6 +104,18 @@ FPQI_INLINE uint32_t fpqi_table_index(uint32_t b, int shift, uint32_t key_base, 
     uint32_t at = ((b & 0x7fffffffu) >> shift) - key_base;
     at = at >= 0x80000000u ? 0 : at;
     return at > last ? last : at;
+}
+
+/* Marks the entry of a NaN or Inf (and, in the search's tables, a key that needs a scan). */
+#define FPQI_TABLE_MARK 0x80000000u
+
+/* The table entry of the float32 bits b, marked when b is NaN or Inf: the search's slow path
+ * then skips the element, and its common path needs no test of its own. */
+FPQI_INLINE uint32_t fpqi_table_entry(const uint32_t *table, uint32_t b, int shift,
+                                      uint32_t key_base, uint32_t last)
+{
+    uint32_t e = table[fpqi_table_index(b, shift, key_base, last)];
+    return (b & 0x7fffffffu) >= 0x7f800000u ? e | FPQI_TABLE_MARK : e;
 }
 
 /* SIMD backends are built where the compiler can target them per function; FPQ_NO_SIMD

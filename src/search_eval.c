@@ -45,8 +45,9 @@
 #define SEARCH_FINITE_LIMIT 0x7f800000u
 /* Table entries per distinct threshold (see search_slotter). */
 #define SEARCH_TABLE_PER_THRESHOLD 4
-/* Marks a table entry whose key holds more thresholds than its lookup compares. */
-#define SEARCH_MARKED_KEY 0x80000000u
+/* Marks a table entry whose key holds more thresholds than its lookup compares; the kernel
+ * table's table_entries marks a NaN's or an Inf's entry the same way. */
+#define SEARCH_MARKED_KEY FPQI_TABLE_MARK
 /* The threshold of an id whose candidate scale is invalid (above every float32's bits). */
 #define SEARCH_SKIPPED 0xffffffffu
 
@@ -477,21 +478,11 @@ static void search_slotter_make(fpqi_search_work *w, size_t nu, size_t n, search
     table[sl->len + 1] = sum;
 }
 
-/* The slot of |x| with bits a, from its table entry j. */
-FPQI_INLINE uint32_t search_slot(const search_slotter *sl, int sparse, uint32_t j, uint32_t a)
-{
-    if (j & SEARCH_MARKED_KEY) {
-        j &= ~SEARCH_MARKED_KEY;
-        while (sl->unique[j] <= a)
-            j++;
-        return j;
-    }
-    return sparse ? j : j + (sl->unique[j] <= a);
-}
-
 /* Adds x[0..len) (weights wt when `weighted`, else 1; entry: their table entries) to the
  * slots, slot j at st[2 * (j + 1)] (sum w, sum w|x|), and sum w x^2 to *s2, in element
- * order (the same sums whatever the chunks). Inlined once for each layout and weighting. */
+ * order (the same sums whatever the chunks). A marked entry is a NaN or Inf, skipped, or a
+ * key the lookup must scan; an unmarked one is the slot (sparse) or one compare from it.
+ * Inlined once for each layout and weighting. */
 FPQI_INLINE void search_accumulate_run(const search_slotter *sl, int sparse, const float *x,
                                        const float *wt, int weighted, const uint32_t *entry,
                                        size_t len, double *st, double *s2)
@@ -499,13 +490,21 @@ FPQI_INLINE void search_accumulate_run(const search_slotter *sl, int sparse, con
     double sq = *s2;
     size_t i;
     for (i = 0; i < len; i++) {
-        uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
+        uint32_t j = entry[i];
         double v, wi, *slot;
-        if (a >= SEARCH_FINITE_LIMIT)
-            continue;
-        v = (double)fpqi_u2f(a);
+        if (j & SEARCH_MARKED_KEY) {
+            uint32_t a = fpqi_f2u(x[i]) & 0x7fffffffu;
+            if (a >= SEARCH_FINITE_LIMIT)
+                continue;
+            j &= ~SEARCH_MARKED_KEY;
+            while (sl->unique[j] <= a)
+                j++;
+        } else if (!sparse) {
+            j += sl->unique[j] <= (fpqi_f2u(x[i]) & 0x7fffffffu);
+        }
+        v = fabs((double)x[i]);
         wi = weighted ? (double)wt[i] : 1.0;
-        slot = st + 2 * (size_t)(search_slot(sl, sparse, entry[i], a) + 1);
+        slot = st + 2 * (size_t)(j + 1);
         slot[0] += wi;
         slot[1] += wi * v;
         sq += wi * v * v;

@@ -191,7 +191,7 @@ static void table_entries_scalar(const float *x, size_t n, const uint32_t *table
 {
     size_t i;
     for (i = 0; i < n; i++)
-        out[i] = table[fpqi_table_index(fpqi_f2u(x[i]), shift, key_base, last)];
+        out[i] = fpqi_table_entry(table, fpqi_f2u(x[i]), shift, key_base, last);
 }
 
 static void abs_max_scalar(const float *x, size_t n, uint32_t *amax_bits, size_t *nonfinite)

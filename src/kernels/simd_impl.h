@@ -388,17 +388,19 @@ SIMD_FN void simd_narrow(int elem_type, const float *in, size_t n, void *out)
     fpqi_narrow(elem_type, in + done, n - done, (uint16_t *)out + done);
 }
 
-/* fpqi_table_index lane-wise (a signed max and min: last < 2^31), then a gather. */
+/* fpqi_table_entry lane-wise (a signed max and min: last < 2^31), then a gather. */
 SIMD_FN void simd_table_entries(const float *x, size_t n, const uint32_t *table, int shift,
                                 uint32_t key_base, uint32_t last, uint32_t *out)
 {
     const vi magnitude = vi_set1(0x7fffffff), base = vi_set1((int32_t)key_base);
     const vi zero = vi_set1(0), top = vi_set1((int32_t)last);
+    const vi finite_top = vi_set1(0x7f7fffff), mark = vi_set1((int32_t)FPQI_TABLE_MARK);
     size_t i = 0;
     for (; i + LANES <= n; i += LANES) {
-        vi key = vi_srl_n(vi_and(vf_as_vi(vf_load(x + i)), magnitude), shift);
-        vi at = vi_min(vi_max(vi_sub(key, base), zero), top);
-        vi_store_u32(out + i, vi_gather_u32(table, at));
+        vi a = vi_and(vf_as_vi(vf_load(x + i)), magnitude);
+        vi at = vi_min(vi_max(vi_sub(vi_srl_n(a, shift), base), zero), top);
+        vi e = vi_gather_u32(table, at);
+        vi_store_u32(out + i, vi_select(vi_gt(a, finite_top), vi_or(e, mark), e));
     }
     fpqi_kernels_scalar.table_entries(x + i, n - i, table, shift, key_base, last, out + i);
 }
