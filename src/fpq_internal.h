@@ -144,6 +144,12 @@ FPQI_HIDDEN extern const fpqi_kernels fpqi_kernels_neon;
  * fpq_set_backend(). One atomic load on the hot path. */
 FPQI_HIDDEN const fpqi_kernels *fpqi_active_kernels(void);
 
+/* The checks of an fpq_tensor descriptor that need no data (t not NULL): struct size and
+ * reserved field, element type, granularity and block size (FPQ_ERR_ARGUMENT), a zero or
+ * inconsistent shape (FPQ_ERR_SIZE), in that order; the byte extent is the caller's, which
+ * knows its element size (tensor.c). */
+FPQI_HIDDEN int fpqi_tensor_check(const fpq_tensor *t);
+
 /* Threads a large call may use (fpq_set_num_threads, else the OpenMP default). */
 FPQI_HIDDEN int fpqi_thread_count(void);
 

@@ -256,20 +256,12 @@ typedef struct search_batch {
 
 static int search_check_batch(const fpq_tensor *t, const void *x, search_batch *b)
 {
-    int k;
-    if (t->struct_size < sizeof(fpq_tensor) || t->reserved)
-        return FPQ_ERR_ARGUMENT;
-    if (t->elem_type < FPQ_FLOAT32 || t->elem_type > FPQ_BFLOAT16)
-        return FPQ_ERR_ARGUMENT;
-    if (t->granularity < FPQ_PER_TENSOR || t->granularity > FPQ_PER_BLOCK)
-        return FPQ_ERR_ARGUMENT;
-    k = t->block_size;
-    if (t->granularity == FPQ_PER_BLOCK && !(k >= 8 && k <= 1024 && (k & (k - 1)) == 0))
-        return FPQ_ERR_ARGUMENT;
-    if (t->rows == 0 || t->cols == 0 || t->row_stride < t->cols)
-        return FPQ_ERR_SIZE;
+    int k = t->block_size, status = fpqi_tensor_check(t);
+    if (status != FPQ_OK)
+        return status;
     b->elem_size = fpqi_elem_size(t->elem_type);
-    if (t->row_stride > SIZE_MAX / 8 || t->rows - 1 > (SIZE_MAX / 8 - t->cols) / t->row_stride)
+    /* The object keeps each element as a float32 and its weight: 8 bytes must fit. */
+    if (!fpqi_extent_fits(t->rows, t->cols, t->row_stride, 8))
         return FPQ_ERR_SIZE;
     if ((uintptr_t)x % b->elem_size)
         return FPQ_ERR_ALIGN;

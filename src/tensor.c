@@ -35,10 +35,8 @@ static int is_pow2_block(int k)
     return k >= 8 && k <= 1024 && (k & (k - 1)) == 0;
 }
 
-static int check_shape(const fpq_tensor *t, shape *sh)
+int fpqi_tensor_check(const fpq_tensor *t)
 {
-    if (!t)
-        return FPQ_ERR_NULL;
     if (t->struct_size < sizeof(fpq_tensor) || t->reserved)
         return FPQ_ERR_ARGUMENT;
     if (t->elem_type < FPQ_FLOAT32 || t->elem_type > FPQ_BFLOAT16)
@@ -49,6 +47,16 @@ static int check_shape(const fpq_tensor *t, shape *sh)
         return FPQ_ERR_ARGUMENT;
     if (t->rows == 0 || t->cols == 0 || t->row_stride < t->cols)
         return FPQ_ERR_SIZE;
+    return FPQ_OK;
+}
+
+static int check_shape(const fpq_tensor *t, shape *sh)
+{
+    int status;
+    if (!t)
+        return FPQ_ERR_NULL;
+    if ((status = fpqi_tensor_check(t)) != FPQ_OK)
+        return status;
     sh->elem_size = fpqi_elem_size(t->elem_type);
     if (!fpqi_extent_fits(t->rows, t->cols, t->row_stride, sh->elem_size))
         return FPQ_ERR_SIZE;
