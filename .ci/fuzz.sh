@@ -3,7 +3,8 @@
 # committed corpora (regression inputs included) are replayed by `make check` (check-corpus),
 # so under gcc and clang ASan + UBSan too in .ci/run; this script does not replay them again.
 #
-#   .ci/fuzz.sh                 each harness for FUZZ_TIME seconds (default 30; CI passes 15)
+#   .ci/fuzz.sh                 each harness for FUZZ_TIME seconds (default 30; CI passes 15),
+#                               as many at a time as there are cores
 #   FUZZ_TIME=300 .ci/fuzz.sh   longer runs
 #   FUZZ_SEED=0 .ci/fuzz.sh     a random seed (CI uses 1, to explore the same inputs first)
 #
@@ -92,22 +93,36 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=0
 
 # ---- fuzz -------------------------------------------------------------------------------------
-summary=()
-for h in "${HARNESSES[@]}"; do
-    step "fuzzing $h for ${FUZZ_TIME} s"
+# Fuzzes harness $1 into $tmp/$1.log; its exit status goes to $tmp/$1.rc.
+run_harness() {
+    local h=$1 rc=0
     mkdir -p "$tmp/corpus/$h" "$tmp/artifacts/$h"
     cp tests/fuzz/corpus/"$h"/* "$tmp/corpus/$h/"
-    rc=0
     # A fixed seed (FUZZ_SEED, default 1; 0 = random) makes CI explore the same inputs first.
     "$tmp/$h" -seed="${FUZZ_SEED:-1}" -max_total_time="$FUZZ_TIME" -print_final_stats=1 \
         -max_len=8192 -timeout=25 \
         -rss_limit_mb=2048 -artifact_prefix="$tmp/artifacts/$h/" "$tmp/corpus/$h" \
         >"$tmp/$h.log" 2>&1 || rc=$?
+    echo "$rc" >"$tmp/$h.rc"
+}
+
+# Each libFuzzer process uses one core: $JOBS harnesses at a time.
+step "fuzzing ${#HARNESSES[@]} harnesses for ${FUZZ_TIME} s each, $JOBS at a time"
+for h in "${HARNESSES[@]}"; do
+    run_harness "$h" &
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 0.2; done
+done
+wait
+
+summary=()
+for h in "${HARNESSES[@]}"; do
+    step "$h"
+    rc=$(cat "$tmp/$h.rc" 2>/dev/null || echo "no status")
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/$h.log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$tmp/$h.log" | tail -n 1)
     grep -E '^#[0-9]+ +DONE|^Done [0-9]+ runs|^stat::' "$tmp/$h.log" || true
     crashes=$(find "$tmp/artifacts/$h" -type f | sort)
-    if [ "$rc" -ne 0 ] || [ -n "$crashes" ]; then
+    if [ "$rc" != 0 ] || [ -n "$crashes" ]; then
         failed=1
         echo "$h FAILED (exit status $rc); the end of its log:"
         grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse)' "$tmp/$h.log" | tail -n 60
