@@ -1040,9 +1040,35 @@ def search_tensor(formats, t, x, options=None, weights=None, error_table=False):
     return r._finish(flist)
 
 
-class Search(object):
+class _Owned(object):
+    """A C object the wrapper owns: close() frees it, as do a with block and garbage
+    collection. Subclasses set _h in __init__, name it in _what, and free it in _destroy."""
+    _what = "object"
+
+    def _handle(self):
+        if not getattr(self, "_h", None):
+            raise ValueError("the %s is closed" % self._what)
+        return self._h
+
+    def close(self):
+        if getattr(self, "_h", None):
+            self._destroy(self._h)
+            self._h = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Search(_Owned):
     """The streaming search object (fpq_search_create ... fpq_search_destroy): add() batches,
     solve() (any number of times), close() (or a with block; also on garbage collection)."""
+    _what = "search object"
 
     def __init__(self, formats, options=None):
         farr, self.num_formats, self.formats = _format_array(formats)
@@ -1055,10 +1081,6 @@ class Search(object):
                                       ctypes.byref(handle)), "fpq_search_create")
         self._h = handle
 
-    def _handle(self):
-        if not self._h:
-            raise ValueError("the search object is closed")
-        return self._h
 
     def add(self, t, x, weights=None):
         xa, keep_x, np_x = _tensor_input(t, x)
@@ -1083,18 +1105,8 @@ class Search(object):
         _check(status, "fpq_search_solve")
         return r._finish(self.formats)
 
-    def close(self):
-        if getattr(self, "_h", None):
-            _lib.fpq_search_destroy(self._h)
-            self._h = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _destroy(self, handle):
+        _lib.fpq_search_destroy(handle)
 
 
 # --- layer-level search (docs/layer-search.md) ------------------------------------------------
@@ -1107,10 +1119,11 @@ def _matrix(x, cols, what):
     return xa, n // cols, keep
 
 
-class LayerSearch(object):
+class LayerSearch(_Owned):
     """fpq_layer_search for Y = X W^T, W[out_features x in_features] (a flat array, or a 2-D
     numpy array whose shape gives both). add_batch(x) takes X rows of in_features; solve();
     then summary(), weights(), activations(). close() or a with block frees it."""
+    _what = "layer search object"
 
     def __init__(self, w, out_features=None, in_features=None, options=None):
         if in_features is None:
@@ -1132,10 +1145,6 @@ class LayerSearch(object):
                "fpq_layer_search_create")
         self._h = handle
 
-    def _handle(self):
-        if not self._h:
-            raise ValueError("the layer search object is closed")
-        return self._h
 
     def add_batch(self, x, tokens=None):
         xa, rows, keep = _matrix(x, self.in_features, "X")
@@ -1172,18 +1181,8 @@ class LayerSearch(object):
                          "fpq_layer_search_get_activations", self.in_features,
                          ("f64", "i32", "f32"))
 
-    def close(self):
-        if getattr(self, "_h", None):
-            _lib.fpq_layer_search_destroy(self._h)
-            self._h = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _destroy(self, handle):
+        _lib.fpq_layer_search_destroy(handle)
 
 
 # --- reparameterization (docs/reparam.md) -----------------------------------------------------
