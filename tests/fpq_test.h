@@ -45,6 +45,10 @@ void *fpqt_read_data(const char *relative_path, size_t *size);
 uint64_t fpqt_rand(uint64_t *state);
 float fpqt_rand_float_bits(uint64_t *state); /* any float32 bit pattern */
 
+/* Runs fn once per available non-scalar backend, that backend forced, then restores "auto";
+ * returns how many ran and prints the unavailable ones. */
+int fpqt_for_each_simd_backend(void (*fn)(const char *backend));
+
 /* A tensor description with every other field zero (struct_size set). */
 fpq_tensor fpqt_tensor(size_t rows, size_t cols, size_t stride, int type, int gran, int block);
 

@@ -11,28 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs fn once per available non-scalar backend, with that backend forced; returns how many
- * ran and prints which, so that a CPU without SIMD shows it instead of passing silently. */
-static int for_each_simd_backend(void (*fn)(const char *backend))
-{
-    const char *name;
-    int i, ran = 0;
-    for (i = 0; (name = fpq_backend_at(i)) != NULL; i++) {
-        if (!strcmp(name, "scalar"))
-            continue;
-        if (!fpq_backend_available(name)) {
-            printf("    %s: not available on this CPU\n", name);
-            CHECK(fpq_set_backend(name) == FPQ_ERR_UNSUPPORTED);
-            continue;
-        }
-        CHECK(fpq_set_backend(name) == FPQ_OK);
-        fn(name);
-        ran++;
-    }
-    CHECK(fpq_set_backend("auto") == FPQ_OK);
-    return ran;
-}
-
 /* The three kernels under one backend, into caller buffers. */
 typedef struct outputs {
     int st[3];
@@ -141,7 +119,7 @@ static void sweeps_match(const char *backend)
 
 static void test_backends_match_scalar_on_sweeps_of_every_format(void)
 {
-    printf("    backends compared with scalar: %d\n", for_each_simd_backend(sweeps_match));
+    printf("    backends compared with scalar: %d\n", fpqt_for_each_simd_backend(sweeps_match));
 }
 
 static void codes_match(const char *backend)
@@ -172,7 +150,7 @@ static void codes_match(const char *backend)
 
 static void test_backends_decode_every_code_like_scalar(void)
 {
-    for_each_simd_backend(codes_match);
+    fpqt_for_each_simd_backend(codes_match);
 }
 
 /* Random values of every magnitude, one in eight a random bit pattern (NaNs with payloads,
@@ -216,7 +194,7 @@ static void random_match(const char *backend)
 
 static void test_backends_match_scalar_on_random_data_with_specials(void)
 {
-    for_each_simd_backend(random_match);
+    fpqt_for_each_simd_backend(random_match);
 }
 
 static void lengths_match(const char *backend)
@@ -242,7 +220,7 @@ static void lengths_match(const char *backend)
 
 static void test_backends_match_scalar_for_every_length_and_offset(void)
 {
-    for_each_simd_backend(lengths_match);
+    fpqt_for_each_simd_backend(lengths_match);
 }
 
 /* Code buffers at every byte offset, and float buffers at every misaligned offset (refused
@@ -282,7 +260,7 @@ static void offsets_match(const char *backend)
 
 static void test_backends_match_scalar_at_every_byte_offset(void)
 {
-    for_each_simd_backend(offsets_match);
+    fpqt_for_each_simd_backend(offsets_match);
 }
 
 static void in_place_match(const char *backend)
@@ -303,7 +281,7 @@ static void in_place_match(const char *backend)
 
 static void test_backends_match_scalar_in_place(void)
 {
-    for_each_simd_backend(in_place_match);
+    fpqt_for_each_simd_backend(in_place_match);
 }
 
 /* Conversions: every float16 / bfloat16 code widened, and random float32 patterns (NaN
@@ -337,7 +315,7 @@ static void conversions_match(const char *backend)
 
 static void test_backends_convert_float16_and_bfloat16_like_scalar(void)
 {
-    for_each_simd_backend(conversions_match);
+    fpqt_for_each_simd_backend(conversions_match);
 }
 
 static void test_thread_counts_give_identical_bytes(void)

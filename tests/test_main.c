@@ -78,6 +78,28 @@ float fpqt_u2f(uint32_t u)
     return f;
 }
 
+/* Runs fn once per available non-scalar backend, with that backend forced; returns how many
+ * ran and prints which, so that a CPU without SIMD shows it instead of passing silently. */
+int fpqt_for_each_simd_backend(void (*fn)(const char *backend))
+{
+    const char *name;
+    int i, ran = 0;
+    for (i = 0; (name = fpq_backend_at(i)) != NULL; i++) {
+        if (!strcmp(name, "scalar"))
+            continue;
+        if (!fpq_backend_available(name)) {
+            printf("    %s: not available on this CPU\n", name);
+            CHECK(fpq_set_backend(name) == FPQ_ERR_UNSUPPORTED);
+            continue;
+        }
+        CHECK(fpq_set_backend(name) == FPQ_OK);
+        fn(name);
+        ran++;
+    }
+    CHECK(fpq_set_backend("auto") == FPQ_OK);
+    return ran;
+}
+
 fpq_tensor fpqt_tensor(size_t rows, size_t cols, size_t stride, int type, int gran, int block)
 {
     fpq_tensor t;

@@ -667,7 +667,6 @@ static void test_backends_same_bits(void)
     float *x = (float *)malloc(N * sizeof(float));
     fpq_tensor shapes[2];
     int sh, obj;
-    const char *name;
 
     CHECK(fpq_search_default_formats(4, 1, fmts, 8, &nf) == FPQ_OK);
     fill(x, N, 1, 77);
@@ -679,7 +678,7 @@ static void test_backends_same_bits(void)
     shapes[1] = fpqt_tensor(1, N, N, FPQ_FLOAT32, FPQ_PER_TENSOR, 0);
     for (sh = 0; sh < 2; sh++)
         for (obj = FPQ_OBJECTIVE_L2; obj <= FPQ_OBJECTIVE_L1; obj++) {
-            int ran = 0, idx;
+            int ran;
             fpq_search_options_init(FPQ_GRID_CLIP, &o);
             o.num_candidates = 17;
             o.objective = obj;
@@ -691,13 +690,7 @@ static void test_backends_same_bits(void)
             backend_opts = &o;
             backend_tensor = &shapes[sh];
             backend_x = x;
-            for (idx = 0; (name = fpq_backend_at(idx)) != NULL; idx++)
-                if (strcmp(name, "scalar") != 0 && fpq_backend_available(name) &&
-                    fpq_set_backend(name) == FPQ_OK) {
-                    search_on_backend(name);
-                    ran++;
-                }
-            CHECK(fpq_set_backend("auto") == FPQ_OK);
+            ran = fpqt_for_each_simd_backend(search_on_backend);
             if (sh == 0 && obj == FPQ_OBJECTIVE_L2)
                 printf("    compared scalar with %d SIMD backend(s)\n", ran);
             outcome_free(&backend_run);
